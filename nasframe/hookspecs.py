@@ -1,0 +1,44 @@
+"""Plugin hooks: verbs with a callback, as in ``llm`` and ``datasette``."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("nasframe")
+hookimpl = pluggy.HookimplMarker("nasframe")
+
+
+@hookspec
+def register_strategies(register: Callable[[type], None]) -> None:
+    """Call ``register(StrategySubclass)`` for every strategy the plugin provides."""
+
+
+@hookspec
+def register_search_spaces(register: Callable[[type], None]) -> None:
+    """Call ``register(SearchSpaceSubclass)`` for every search space the plugin provides."""
+
+
+@hookspec
+def register_evaluators(register: Callable[[type], None]) -> None:
+    """Call ``register(EvaluatorSubclass)`` for every evaluator the plugin provides."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``nasframe`` command group."""
+
+
+@hookspec
+def on_run_start(run: Any) -> None:
+    """A search or training run starts (also when it resumes)."""
+
+
+@hookspec
+def on_epoch_end(run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    """An epoch ended; ``metrics`` is the record just written to events.jsonl."""
+
+
+@hookspec
+def on_run_end(run: Any, summary: dict[str, Any]) -> None:
+    """A run finished; ``summary`` is what summary.json holds."""

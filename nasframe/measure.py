@@ -1,0 +1,44 @@
+"""What a network and a run cost: parameters, multiply-adds, peak memory."""
+from __future__ import annotations
+
+import resource
+import sys
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from nasframe.space import Cost, DataInfo
+
+AUXILIARY_PREFIX = "auxiliary_head"
+
+
+def count_params(model: nn.Module) -> int:
+    """Trainable parameters, without an auxiliary head (as the papers report them)."""
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(AUXILIARY_PREFIX))
+
+
+def count_flops(model: nn.Module, data: DataInfo) -> int:
+    """Multiply-adds of one forward pass of one image at the data set's resolution, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        x = torch.zeros(1, data.channels, data.image_size, data.image_size, device=device)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(x)
+        return counter.get_total_flops() // 2
+    finally:
+        model.train(was_training)
+
+
+def count_cost(model: nn.Module, data: DataInfo) -> Cost:
+    return Cost(params=count_params(model), flops=count_flops(model, data))
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """The CUDA allocator's peak on GPU; the process's peak resident set size on CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)

@@ -1,0 +1,180 @@
+"""Plugin discovery: built-ins and third parties both arrive through the ``nasframe`` entry points."""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any, Callable, Generic, TypeVar
+
+import pluggy
+
+from nasframe import hookspecs
+from nasframe.errors import NasframeError, PluginError
+from nasframe.evaluator import Evaluator
+from nasframe.space import SearchSpace
+from nasframe.strategy import Strategy
+
+ENTRY_POINT_GROUP = "nasframe"
+BUILTIN_DISTRIBUTION = "nasframe"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Registered(Generic[T]):
+    """A registered class and where it came from."""
+
+    name: str
+    cls: type[T]
+    plugin: str
+    distribution: str
+    version: str
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that could not be used, and why."""
+
+    plugin: str
+    distribution: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} (from {self.distribution}): {self.reason}"
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by kind and name."""
+
+    pm: pluggy.PluginManager
+    strategies: dict[str, Registered[Strategy]] = field(default_factory=dict)
+    spaces: dict[str, Registered[SearchSpace]] = field(default_factory=dict)
+    evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
+    problems: list[PluginProblem] = field(default_factory=list)
+
+    KINDS = (
+        ("register_strategies", "strategy", Strategy, "strategies"),
+        ("register_search_spaces", "search space", SearchSpace, "spaces"),
+        ("register_evaluators", "evaluator", Evaluator, "evaluators"),
+    )
+
+    def add_plugin(self, module: ModuleType | object, plugin: str, distribution: str, version: str) -> None:
+        """Register one plugin module and collect what it registers; a failure is recorded, not raised."""
+        try:
+            self.pm.register(module, name=plugin)
+        except Exception as exc:  # pluggy validation errors, duplicate names
+            self.problems.append(PluginProblem(plugin, distribution, f"invalid hooks: {exc}"))
+            return
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(module)
+            self.problems.append(PluginProblem(plugin, distribution, f"unknown hook: {exc}"))
+            return
+        staged: list[tuple[str, Registered[Any]]] = []
+        try:
+            for hook_name, kind, base, attr in self.KINDS:
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin is module:
+                        impl.function(register=self._registrar(kind, base, attr, plugin, distribution, version, staged))
+        except PluginError as exc:
+            self.pm.unregister(module)
+            self.problems.append(PluginProblem(plugin, distribution, str(exc)))
+            return
+        except Exception as exc:  # a plugin's own code raised: report it, keep the others working
+            self.pm.unregister(module)
+            self.problems.append(PluginProblem(plugin, distribution, f"raised {type(exc).__name__}: {exc}"))
+            return
+        for attr, reg in staged:
+            getattr(self, attr)[reg.name] = reg
+
+    def _registrar(
+        self, kind: str, base: type, attr: str, plugin: str, distribution: str, version: str, staged: list
+    ) -> Callable[[type], None]:
+        def register(cls: type) -> None:
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise PluginError(f"registered {cls!r} as a {kind}, but it is not a {base.__name__} subclass")
+            name = getattr(cls, "name", "")
+            if not name or not isinstance(name, str):
+                raise PluginError(f"{kind} class {cls.__name__} has no `name`")
+            existing = getattr(self, attr).get(name) or next(
+                (r for a, r in staged if a == attr and r.name == name), None
+            )
+            if existing is not None:
+                raise PluginError(
+                    f"{kind} name {name!r} is already registered by plugin {existing.plugin!r} "
+                    f"(from {existing.distribution})"
+                )
+            staged.append((attr, Registered(name, cls, plugin, distribution, version)))
+
+        return register
+
+    def _lookup(self, table: dict[str, Registered[T]], kind: str, name: str) -> type[T]:
+        if name not in table:
+            known = ", ".join(sorted(table)) or "none"
+            raise NasframeError(f"unknown {kind} {name!r}; available: {known}")
+        return table[name].cls
+
+    def strategy(self, name: str) -> type[Strategy]:
+        return self._lookup(self.strategies, "strategy", name)
+
+    def space(self, name: str) -> type[SearchSpace]:
+        return self._lookup(self.spaces, "search space", name)
+
+    def evaluator(self, name: str) -> type[Evaluator]:
+        return self._lookup(self.evaluators, "evaluator", name)
+
+
+def _allowed_plugins() -> set[str] | None:
+    value = os.environ.get("NASFRAME_PLUGINS")
+    if value is None:
+        return None
+    return {p.strip() for p in value.split(",") if p.strip()}
+
+
+def load_registry() -> Registry:
+    """Load every plugin of the ``nasframe`` entry-point group; ``NASFRAME_PLUGINS`` limits third parties."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    registry = Registry(pm)
+    allowed = _allowed_plugins()
+    eps = sorted(
+        metadata.entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: (ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION, ep.name),
+    )
+    seen: set[str] = set()
+    for ep in eps:
+        dist = ep.dist.name if ep.dist is not None else "unknown"
+        version = ep.dist.version if ep.dist is not None else "?"
+        if ep.name in seen:  # the same distribution seen twice on sys.path
+            continue
+        seen.add(ep.name)
+        if dist != BUILTIN_DISTRIBUTION and allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            registry.problems.append(PluginProblem(ep.name, dist, f"failed to import: {type(exc).__name__}: {exc}"))
+            continue
+        registry.add_plugin(module, ep.name, dist, version)
+    return registry
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _registry
+    if _registry is None:
+        _registry = load_registry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the loaded plugins so the next ``get_registry`` looks again (after installing one)."""
+    global _registry
+    _registry = None
+    importlib.invalidate_caches()

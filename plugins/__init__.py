@@ -1,0 +1,1 @@
+"""Built-in strategies, each a pluggy plugin registered through the ``nasframe`` entry points."""
