@@ -136,10 +136,11 @@ def resolve(
         config["strategy"] = {"name": strategy_cls.name, **copy.deepcopy(strategy_cls.defaults)}
     space_presets = space_cls.train_presets if train else space_cls.presets
     apply_overrides(config, space_presets.get(preset, {}), f"the {space_cls.name} space's {preset} preset")
-    if strategy_cls is not None and strategy_presets:
-        apply_overrides(
-            config, strategy_cls.presets.get(preset, {}), f"the {strategy_cls.name} strategy's {preset} preset"
-        )
+    if strategy_cls is not None:
+        own = strategy_cls.presets.get(preset, {})
+        if not strategy_presets:  # a comparison: only the strategy's own keys, the training setting stays shared
+            own = {k: v for k, v in own.items() if k.startswith("strategy.")}
+        apply_overrides(config, own, f"the {strategy_cls.name} strategy's {preset} preset")
     config["preset"] = preset
     apply_overrides(config, overrides, "the command line")
     return config

@@ -22,6 +22,10 @@ class Batches(Protocol):
 
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[Batch]: ...
 
+    def sample(self, size: int, generator: torch.Generator) -> Batch:
+        """A random batch of ``size`` images without augmentation (a bilevel method's validation step)."""
+        ...
+
     @property
     def num_images(self) -> int: ...
 
@@ -75,14 +79,15 @@ class TensorBatches:
             else:
                 idx = order[sl]
                 x, y = self.images[idx], self.labels[idx]
-            if self.augment:
-                x = self._augment(x, generator)
-            else:
-                x = x.float()
-            x = (x - self.mean) * self.inv_std
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            yield x, y
+            yield self._finish(self._augment(x, generator) if self.augment else x.float()), y
+
+    def sample(self, size: int, generator: torch.Generator) -> Batch:
+        idx = torch.randperm(self.num_images, generator=generator)[:size].to(self.device, non_blocking=True)
+        return self._finish(self.images[idx].float()), self.labels[idx]
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) * self.inv_std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Random crop with 4 pixels of zero padding, horizontal flip, optional cutout (float out)."""

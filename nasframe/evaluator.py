@@ -23,4 +23,4 @@ class Evaluator(ABC):
 
     @abstractmethod
     def evaluate(self, arch: ArchLike, ctx: "SearchContext", max_batches: int | None = None) -> Feedback:
-        """Validation feedback for ``arch``, from at most ``max_batches`` validation batches."""
+        """Validation feedback for ``arch``: the whole split, or its first ``max_batches`` batches (the same for every arch)."""

@@ -13,6 +13,7 @@ import pluggy
 from nasframe import hookspecs
 from nasframe.errors import NasframeError, PluginError
 from nasframe.evaluator import Evaluator
+from nasframe.loop import Observer
 from nasframe.space import SearchSpace
 from nasframe.strategy import Strategy
 
@@ -178,3 +179,19 @@ def reset_registry() -> None:
     global _registry
     _registry = None
     importlib.invalidate_caches()
+
+
+class HookObserver(Observer):
+    """Forwards the loop's events to the plugins' observer hooks (``on_epoch_end`` and the like)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.hook = registry.pm.hook
+
+    def on_run_start(self, run: Any) -> None:
+        self.hook.on_run_start(run=run)
+
+    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        self.hook.on_epoch_end(run=run, epoch=epoch, metrics=metrics)
+
+    def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
+        self.hook.on_run_end(run=run, summary=summary)

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from nasframe.cli import _load_commands, cli
+
+_load_commands()
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["bench"], ["report"], ["train"], ["rank"]])
+def test_every_command_has_help(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--strategy", "nope", "--space", "darts"], "unknown strategy 'nope'; available: "),
+        (["--strategy", "random", "--space", "nope"], "unknown search space 'nope'; available: "),
+        (["--strategy", "random", "--space", "darts", "--set", "space.chanels=3"], "unknown config key"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(args, message, tmp_path):
+    result = invoke("run", *args, "--out", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_data_and_no_download_says_what_to_pass(tmp_path):
+    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--data-dir",
+                    str(tmp_path / "nodata"), "--set", "data.download=false", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 1 and "--data-dir" in result.output
+
+
+def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
+    out = tmp_path / "run"
+    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "2",
+                    "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["strategy"]["name"] == "random" and config["space"]["layers"] == 3
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events] == [0, 1]
+    for key in ("train_loss", "train_accuracy", "val_accuracy", "seconds", "images_per_second"):
+        assert key in events[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["val_accuracy"] > 0.10
+    arch = json.loads((out / "arch.json").read_text())
+    assert arch["space"] == "darts" and len(arch["normal"]) == 8 and len(arch["reduce"]) == 8
+    from safetensors import safe_open
+
+    with safe_open(str(out / "checkpoint.safetensors"), "pt") as f:
+        prefixes = {k.split(".")[0] for k in f.keys()}
+    assert {"supernet", "optimizer"} <= prefixes
+
+
+def test_run_refuses_to_overwrite_a_finished_run(tmp_path, cifar_dir):
+    out = tmp_path / "run"
+    args = ["run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "1", "--data-dir",
+            str(cifar_dir), "--out", str(out), "--set", "data.limit=200", "--device", "cpu"]
+    assert invoke(*args).exit_code == 0
+    before = (out / "summary.json").read_bytes()
+    result = invoke(*args)
+    assert result.exit_code == 1 and "--resume" in result.output
+    assert (out / "summary.json").read_bytes() == before
+
+
+def test_paper_preset_builds_the_paper_supernet_and_reports_its_size(tmp_path, cifar_dir):
+    """The paper preset's supernet (6 cells, C=16) is built; one tiny epoch keeps the test cheap."""
+    out = tmp_path / "run"
+    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "paper", "--epochs", "1",
+                    "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu",
+                    "--set", "data.limit=40", "--set", "data.val_size=8", "--set", "train.batch_size=8",
+                    "--set", "strategy.candidates=2", "--set", "strategy.top=1", "--set", "strategy.screen_batches=1")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["space"]["layers"], config["space"]["channels"], config["train"]["batch_size"]) == (6, 16, 8)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["supernet_params"] > 1_000_000
