@@ -28,7 +28,7 @@ def _load_commands() -> None:
     from nasframe.cli import listing, run  # noqa: F401  (each module adds its commands to `cli`)
     from nasframe.registry import get_registry
 
-    for module in ("bench", "train", "rank"):
+    for module in ("bench", "report", "train", "rank"):
         try:
             __import__(f"nasframe.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -34,6 +34,7 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "grad_clip": 5.0,
         "amp": True,
         "channels_last": True,
+        "compile": False,
     },
     "budget": {"seconds": None},
     "evaluator": {"name": "supernet"},

@@ -1,0 +1,160 @@
+"""Training a found architecture from scratch (``nasframe train``): the child network, its recipe, its export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasframe.atomic import write_atomic, write_json_atomic
+from nasframe.checkpoint import Checkpoint
+from nasframe.config import resolve
+from nasframe.data import DataModule, build_data, data_info
+from nasframe.device import autocast, prepare, resolve_device
+from nasframe.engine import cosine_lr
+from nasframe.errors import ArchError
+from nasframe.loop import Job, Progress, stream_seed
+from nasframe.measure import count_cost, peak_memory_bytes
+from nasframe.registry import Registry, get_registry
+from nasframe.rundir import RunDir
+from nasframe.runs import MODEL_FILE
+from nasframe.space import Arch, SearchSpace
+
+
+def read_arch_file(path: str | Path) -> dict[str, Any]:
+    """arch.json as a dict with a ``space`` key; a malformed file is an ArchError naming it."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArchError(f"no architecture file at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArchError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("space"), str):
+        raise ArchError(f"{path} must be a JSON object with a \"space\" key naming its search space")
+    return obj
+
+
+def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, Any],
+                 registry: Registry | None = None) -> dict[str, Any]:
+    """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
+    registry = registry or get_registry()
+    space_cls = registry.space(arch_json["space"])
+    config = resolve(space_cls, None, preset, overrides, train=True)
+    config["arch"] = arch_json
+    return config
+
+
+def build_space(config: dict[str, Any], registry: Registry | None = None) -> SearchSpace:
+    registry = registry or get_registry()
+    space_cls = registry.space(config["space"]["name"])
+    return space_cls({k: v for k, v in config["space"].items() if k != "name"}, data_info(config))
+
+
+class TrainJob(Job):
+    """Train the child network of one architecture and test it; export the weights as safetensors."""
+
+    kind = "train"
+
+    def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
+        super().__init__(config)
+        self.space = build_space(config, registry)
+        self.arch: Arch = self.space.arch_from_json(config["arch"])
+        self.data: DataModule | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"space": self.space.name}
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.device = resolve_device(cfg["device"])
+        prepare(self.device)
+        self.generators = {"data": torch.Generator().manual_seed(stream_seed(int(cfg["seed"]), "data"))}
+        self.model = self.space.build_child(self.arch).to(self.device)
+        self.cost = count_cost(self.model, self.space.data)
+        channels_last = self.device.type == "cuda" and cfg["train"].get("channels_last")
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        tc = cfg["train"]
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=tc["lr"], momentum=tc["momentum"], weight_decay=tc["weight_decay"]
+        )
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.step_model = torch.compile(self.model) if tc.get("compile") else self.model
+        if self.num_epochs > 0:
+            self.data = build_data(cfg, self.device, purpose="train")
+
+    def train_epoch(self, progress: Progress) -> dict[str, Any]:
+        assert self.data is not None and self.run is not None
+        cfg, tc = self.config, self.config["train"]
+        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.drop_path_prob = float(cfg["space"].get("drop_path", 0.0)) * progress.fraction
+        aux_weight = float(cfg["space"].get("auxiliary_weight", 0.0))
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen, steps = 0, len(self.data.train)
+        for i, (x, y) in enumerate(self.data.train.epoch(self.generators["data"])):
+            self.optimizer.zero_grad(set_to_none=True)
+            with autocast(self.device, tc):
+                out = self.step_model(x)
+                logits, aux = out if isinstance(out, tuple) else (out, None)
+                loss = self.loss_fn(logits.float(), y)
+                total = loss + aux_weight * self.loss_fn(aux.float(), y) if aux is not None else loss
+            total.backward()
+            if tc.get("grad_clip"):
+                nn.utils.clip_grad_norm_(self.model.parameters(), tc["grad_clip"])
+            self.optimizer.step()
+            loss_sum += loss.detach() * y.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += y.numel()
+            self.run.step_done(i + 1, steps)
+        test = self.test()
+        return {"train_loss": float(loss_sum) / max(seen, 1), "train_accuracy": int(correct) / max(seen, 1),
+                "lr": lr, "drop_path_prob": self.model.drop_path_prob, **test, "images": seen}
+
+    def test(self) -> dict[str, float]:
+        assert self.data is not None and self.data.test is not None
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        with torch.no_grad():
+            for x, y in self.data.test.epoch(None):
+                with autocast(self.device, self.config["train"]):
+                    logits = self.model(x)
+                loss_sum += self.loss_fn(logits.float(), y) * y.numel()
+                correct += (logits.argmax(1) == y).sum()
+                seen += y.numel()
+        return {"test_loss": float(loss_sum) / max(seen, 1), "test_accuracy": int(correct) / max(seen, 1)}
+
+    def save_state(self, ckpt: Checkpoint) -> None:
+        ckpt.put_module("model", self.model.state_dict())
+        ckpt.put_nested("optimizer", self.optimizer.state_dict())
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        self.model.load_state_dict(ckpt.section("model"))
+        self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+
+    def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        from safetensors.torch import save_file
+
+        write_json_atomic(rundir.arch, self.space.arch_to_json(self.arch))
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        write_atomic(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
+        last = events[-1] if events else {}
+        return {
+            "space": self.space.name,
+            "arch": self.space.arch_to_json(self.arch),
+            "params": self.cost.params,
+            "flops": self.cost.flops,
+            "test_accuracy": last.get("test_accuracy"),
+            "test_loss": last.get("test_loss"),
+            "epochs": len(events),
+            "train_seconds": round(elapsed, 3),
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }
