@@ -217,7 +217,8 @@ class SearchJob(Job):
         from nasframe.atomic import write_json_atomic
         from nasframe.measure import peak_memory_bytes
 
-        arch: Arch = self.space.check_arch(self.strategy.final())
+        arch: Arch = self.strategy.final()
+        self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
         arch_json = self.space.arch_to_json(arch)
         write_json_atomic(rundir.arch, arch_json)
         feedback = self.ctx.evaluate(arch)
