@@ -84,7 +84,11 @@ class TrainJob(Job):
         self.loss_fn = nn.CrossEntropyLoss()
         self.step_model = torch.compile(self.model) if tc.get("compile") else self.model
         if self.num_epochs > 0:
-            self.data = build_data(cfg, self.device, purpose="train")
+            self.data = self.load_data()
+
+    def load_data(self) -> DataModule:
+        """The splits to train on and test with (``nasframe rank`` tests on the validation split)."""
+        return build_data(self.config, self.device, purpose="train")
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None
