@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from nasframe import cifar
+from nasframe.distributed import World
 from nasframe.errors import ConfigError
 from nasframe.space import DataInfo
 
@@ -46,7 +47,9 @@ class TensorBatches:
         mean: tuple[float, ...] = cifar.MEAN,
         std: tuple[float, ...] = cifar.STD,
         channels_last: bool = False,
+        world: World = World(),
     ) -> None:
+        self.world = world
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
@@ -73,27 +76,37 @@ class TensorBatches:
         else:
             order = None
         for i in range(len(self)):
-            sl = slice(i * self.batch_size, min((i + 1) * self.batch_size, n))
-            if order is None:
-                x, y = self.images[sl], self.labels[sl]
-            else:
-                idx = order[sl]
-                x, y = self.images[idx], self.labels[idx]
-            yield self._finish(self._augment(x, generator) if self.augment else x.float()), y
+            start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
+            if order is None and not self.world.active:
+                x, y = self.images[start:stop], self.labels[start:stop]
+                yield self._finish(x.float()), y
+                continue
+            idx = order[start:stop] if order is not None else torch.arange(start, stop, device=self.device)
+            # Random draws cover the global batch before sharding, so every world size sees the same images.
+            rand = torch.rand((len(idx), 5), generator=generator) if self.augment else None
+            mine = self.world.shard(len(idx))
+            idx = idx[mine]
+            x, y = self.images[idx], self.labels[idx]
+            if rand is not None:
+                x = self._augment(x, rand[mine].to(self.device, non_blocking=True))
+            yield self._finish(x.float()), y
 
     def sample(self, size: int, generator: torch.Generator) -> Batch:
-        idx = torch.randperm(self.num_images, generator=generator)[:size].to(self.device, non_blocking=True)
+        idx = torch.randperm(self.num_images, generator=generator)[:size][self.world.shard(size)]
+        idx = idx.to(self.device, non_blocking=True)
         return self._finish(self.images[idx].float()), self.labels[idx]
 
     def _finish(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) * self.inv_std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def _augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Random crop with 4 pixels of zero padding, horizontal flip, optional cutout (float out)."""
+    def _augment(self, x: torch.Tensor, rand: torch.Tensor) -> torch.Tensor:
+        """Random crop with 4 pixels of zero padding, horizontal flip, optional cutout (float out).
+
+        ``rand`` holds five uniform draws per image: crop rows, crop columns, flip, cutout centre.
+        """
         b, c, h, w = x.shape
         pad = 4
-        rand = torch.rand((b, 5), generator=generator).to(self.device, non_blocking=True)
         oy = (rand[:, 0] * (2 * pad + 1)).long()
         ox = (rand[:, 1] * (2 * pad + 1)).long()
         flip = rand[:, 2] < 0.5
@@ -138,7 +151,7 @@ def split_sizes(n: int, val_size: float | int | None) -> tuple[int, int]:
     return n - val, val
 
 
-def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str) -> DataModule:
+def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str, world: World = World()) -> DataModule:
     """``purpose`` ``search``: train/val split of the training set; ``train``: full training set and test set."""
     data_cfg, train_cfg = config["data"], config["train"]
     root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else cifar.default_data_dir()
@@ -148,7 +161,9 @@ def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str
         images, labels = images[: data_cfg["limit"]], labels[: data_cfg["limit"]]
     info = DataInfo("cifar10", num_classes=10, image_size=32)
     channels_last = bool(train_cfg.get("channels_last")) and device.type == "cuda"
-    common = dict(device=device, channels_last=channels_last)
+    common = dict(device=device, channels_last=channels_last, world=world)
+    if int(train_cfg["batch_size"]) % world.size:
+        raise ConfigError(f"train.batch_size={train_cfg['batch_size']} does not split over {world.size} processes")
     bs, ebs = int(train_cfg["batch_size"]), int(train_cfg.get("eval_batch_size") or train_cfg["batch_size"])
     if purpose == "search":
         n_train, n_val = split_sizes(len(labels), data_cfg.get("val_size"))
@@ -166,11 +181,13 @@ def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str
     return DataModule(info, train, None, test)
 
 
-def build_data(config: Mapping[str, Any], device: torch.device, *, purpose: str) -> DataModule:
-    """The data module named by ``data.dataset``."""
+def build_data(config: Mapping[str, Any], device: torch.device, *, purpose: str, world: World = World()) -> DataModule:
+    """The data module named by ``data.dataset``; with several processes each batch is this rank's shard."""
     name = config["data"]["dataset"]
     if name == "cifar10":
-        return build_cifar(config, device, purpose=purpose)
+        return build_cifar(config, device, purpose=purpose, world=world)
+    if world.active:
+        raise ConfigError(f"data-parallel runs read cifar10 only for now, not {name!r}")
     if name == "imagenet":
         from nasframe.imagenet import build_imagenet
 

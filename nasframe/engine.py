@@ -10,6 +10,7 @@ from torch import nn
 from nasframe.checkpoint import Checkpoint
 from nasframe.data import Batch, DataModule, build_data
 from nasframe.device import autocast, prepare, resolve_device
+from nasframe.distributed import World, device_for
 from nasframe.evaluator import Evaluator
 from nasframe.loop import Job, Progress, stream_seed
 from nasframe.measure import count_params
@@ -38,6 +39,7 @@ class SearchContext:
         device: torch.device,
         generator: torch.Generator,
         val_generator: torch.Generator,
+        world: World = World(),
     ) -> None:
         self.config = config
         self.space = space
@@ -49,6 +51,8 @@ class SearchContext:
         self.generator = generator
         """The strategy's random stream (CPU); the engine seeds and checkpoints it."""
         self.val_generator = val_generator
+        self.world = world
+        """This process's rank in a data-parallel run (a world of 1 otherwise)."""
         self.epoch = 0
         self.step = 0
         self.loss_fn = nn.CrossEntropyLoss()
@@ -82,6 +86,7 @@ class SearchContext:
         self.optimizer.zero_grad(set_to_none=True)
         loss, logits = self.forward_loss(batch, arch)
         loss.backward()
+        self.world.all_reduce_gradients(self.supernet.parameters())
         clip = self.config["train"].get("grad_clip")
         if clip:
             nn.utils.clip_grad_norm_(self.supernet.parameters(), clip)
@@ -103,11 +108,13 @@ class SearchContext:
         return self.evaluator.evaluate(arch, self, max_batches)
 
     def epoch_metrics(self) -> dict[str, float]:
-        seen = max(self._seen, 1)
+        seen_t = torch.tensor(self._seen, device=self.device)
+        self.world.all_reduce_sum(self._loss_sum, self._correct, seen_t)
+        seen = max(int(seen_t), 1)
         out = {
             "train_loss": float(self._loss_sum) / seen,
             "train_accuracy": int(self._correct) / seen,
-            "images": self._seen,
+            "images": int(seen_t),
         }
         self._reset_metrics()
         return out
@@ -130,7 +137,7 @@ class SearchJob(Job):
 
     def setup(self) -> None:
         cfg = self.config
-        self.device = resolve_device(cfg["device"])
+        self.device = device_for(self.world, resolve_device(cfg["device"]))
         prepare(self.device)
         seed = int(cfg["seed"])
         self.generators = {
@@ -138,10 +145,11 @@ class SearchJob(Job):
             "strategy": torch.Generator().manual_seed(stream_seed(seed, "strategy")),
             "val": torch.Generator().manual_seed(stream_seed(seed, "val")),
         }
-        self.data = build_data(cfg, self.device, purpose="search")
+        self.data = build_data(cfg, self.device, purpose="search", world=self.world)
         space_cfg = {k: v for k, v in cfg["space"].items() if k != "name"}
         self.space = self.space_cls(space_cfg, self.data.info)
         self.supernet = self.space.build_supernet().to(self.device)
+        self.world.broadcast_module(self.supernet)
         if self.device.type == "cuda" and cfg["train"].get("channels_last"):
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         tc = cfg["train"]
@@ -152,7 +160,7 @@ class SearchJob(Job):
         self.evaluator = self.evaluator_cls(evaluator_cfg)
         self.ctx = SearchContext(
             cfg, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
-            self.generators["strategy"], self.generators["val"],
+            self.generators["strategy"], self.generators["val"], self.world,
         )
         strategy_cfg = {k: v for k, v in cfg["strategy"].items() if k != "name"}
         self.strategy: Strategy = self.strategy_cls(strategy_cfg)
@@ -180,6 +188,7 @@ class SearchJob(Job):
                 strategy.tell(arch, ctx.evaluate(arch, max_batches=1))
             assert self.run is not None
             self.run.step_done(i + 1, steps)
+        self.world.average_buffers(self.supernet)
         metrics = ctx.epoch_metrics()
         record: dict[str, Any] = {**metrics, "lr": lr}
         if arch is not None:
@@ -214,13 +223,12 @@ class SearchJob(Job):
         self.ctx.step = int(ckpt.meta.get("step", 0))
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
-        from nasframe.atomic import write_json_atomic
         from nasframe.measure import peak_memory_bytes
 
         arch: Arch = self.strategy.final()
         self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
         arch_json = self.space.arch_to_json(arch)
-        write_json_atomic(rundir.arch, arch_json)
+        rundir.write_json(rundir.arch, arch_json)
         feedback = self.ctx.evaluate(arch)
         cost = self.space.cost(arch)
         images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in events)

@@ -12,6 +12,8 @@ import nasframe
 from nasframe import checkpoint as ckpt_io
 from nasframe.checkpoint import Checkpoint, config_difference
 from nasframe.config import config_hash
+from nasframe.device import resolve_device
+from nasframe.distributed import World, world_from_env
 from nasframe.errors import CheckpointError, NasframeError
 from nasframe.measure import peak_memory_bytes
 from nasframe.rundir import RunDir
@@ -65,6 +67,7 @@ class Job(ABC):
         self.config = config
         self.generators: dict[str, torch.Generator] = {}
         self.device = torch.device("cpu")
+        self.world = World()
         self.run: Run | None = None
 
     @property
@@ -135,8 +138,11 @@ class Run:
 
     def execute(self, resume: bool) -> dict[str, Any]:
         """Run (or continue) the job to its end; returns the summary."""
-        rundir, job = self.rundir, self.job
+        job = self.job
+        job.world = world_from_env(resolve_device(job.config["device"]).type)
+        self.rundir = rundir = RunDir(self.rundir.path, writable=job.world.is_main)
         rundir.prepare(resume)
+        job.world.barrier()  # every rank has checked the directory before rank 0 writes to it
         if resume and rundir.is_finished():
             return rundir.read_summary()
         if resume:
@@ -173,7 +179,9 @@ class Run:
                 self.events.append(record)
                 self.epoch += 1
                 rundir.write_events(self.events)
-                self._checkpoint()
+                if rundir.writable:
+                    self._checkpoint()
+                job.world.barrier()
                 self._emit("on_epoch_end", self.epoch - 1, record)
         except KeyboardInterrupt:
             raise NasframeError(
@@ -181,9 +189,8 @@ class Run:
                 f"Continue with the same command plus --resume --out {rundir.path}"
             ) from None
         summary = job.finish(rundir, self.events, self.elapsed)
-        from nasframe.atomic import write_json_atomic
-
-        write_json_atomic(rundir.summary, summary)
+        rundir.write_json(rundir.summary, summary)
+        job.world.barrier()
         self._emit("on_run_end", summary)
         return summary
 

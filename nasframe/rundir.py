@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from nasframe.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
+from nasframe.atomic import read_jsonl, write_atomic, write_json_atomic, write_jsonl_atomic
 from nasframe.errors import NasframeError
 
 CONFIG = "config.json"
@@ -28,6 +28,8 @@ class RunDir:
     """Paths of one run, and the rules for starting or resuming it without losing anything."""
 
     path: Path
+    writable: bool = True
+    """False on every rank but 0 of a data-parallel run: one process writes, all of them read."""
 
     @property
     def config(self) -> Path:
@@ -66,7 +68,8 @@ class RunDir:
             )
         if resume and not self.config.exists():
             raise NasframeError(f"nothing to resume in {self.path}: it has no {CONFIG}")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.writable:
+            self.path.mkdir(parents=True, exist_ok=True)
 
     def read_config(self) -> dict[str, Any]:
         try:
@@ -74,14 +77,24 @@ class RunDir:
         except (OSError, json.JSONDecodeError) as exc:
             raise NasframeError(f"cannot read {self.config}: {exc}") from None
 
+    def write_json(self, path: Path, obj: Any) -> None:
+        if self.writable:
+            write_json_atomic(path, obj)
+
+    def write_file(self, path: Path, write: Callable[[str], None]) -> None:
+        """Atomically write ``path`` with ``write(tmp_path)``."""
+        if self.writable:
+            write_atomic(path, write)
+
     def write_config(self, config: dict[str, Any]) -> None:
-        write_json_atomic(self.config, config)
+        self.write_json(self.config, config)
 
     def read_events(self) -> list[dict[str, Any]]:
         return read_jsonl(self.events)
 
     def write_events(self, events: list[dict[str, Any]]) -> None:
-        write_jsonl_atomic(self.events, events)
+        if self.writable:
+            write_jsonl_atomic(self.events, events)
 
     def read_summary(self) -> dict[str, Any]:
         return json.loads(self.summary.read_text())

@@ -63,11 +63,11 @@ class plugin_path:
 
 def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: int = 0,
                 data_dir: Path | None = None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run a ``tiny``-preset search in-process and return its summary (for plugin test suites)."""
+    """Run a ``tiny``-preset search in-process, firing the plugins' observer hooks, and return its summary."""
     from nasframe.config import resolve
     from nasframe.engine import SearchJob
     from nasframe.loop import Run
-    from nasframe.registry import get_registry
+    from nasframe.registry import HookObserver, get_registry
     from nasframe.rundir import RunDir
 
     registry = get_registry()
@@ -77,7 +77,7 @@ def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: 
         overrides["data.dir"] = str(data)
     overrides.update(sets or {})
     config = resolve(registry.space(space), registry.strategy(strategy), "tiny", overrides)
-    return Run(SearchJob(config, registry), RunDir(Path(out))).execute(resume=False)
+    return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)
 
 
 def iter_pairs() -> Iterator[tuple[str, str]]:

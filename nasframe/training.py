@@ -8,11 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasframe.atomic import write_atomic, write_json_atomic
 from nasframe.checkpoint import Checkpoint
 from nasframe.config import resolve
 from nasframe.data import DataModule, build_data, data_info
 from nasframe.device import autocast, prepare, resolve_device
+from nasframe.distributed import device_for
 from nasframe.engine import cosine_lr
 from nasframe.errors import ArchError
 from nasframe.loop import Job, Progress, stream_seed
@@ -69,10 +69,11 @@ class TrainJob(Job):
 
     def setup(self) -> None:
         cfg = self.config
-        self.device = resolve_device(cfg["device"])
+        self.device = device_for(self.world, resolve_device(cfg["device"]))
         prepare(self.device)
         self.generators = {"data": torch.Generator().manual_seed(stream_seed(int(cfg["seed"]), "data"))}
         self.model = self.space.build_child(self.arch).to(self.device)
+        self.world.broadcast_module(self.model)
         self.cost = count_cost(self.model, self.space.data)
         channels_last = self.device.type == "cuda" and cfg["train"].get("channels_last")
         if channels_last:
@@ -88,7 +89,7 @@ class TrainJob(Job):
 
     def load_data(self) -> DataModule:
         """The splits to train on and test with (``nasframe rank`` tests on the validation split)."""
-        return build_data(self.config, self.device, purpose="train")
+        return build_data(self.config, self.device, purpose="train", world=self.world)
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None
@@ -110,6 +111,7 @@ class TrainJob(Job):
                 loss = self.loss_fn(logits.float(), y)
                 total = loss + aux_weight * self.loss_fn(aux.float(), y) if aux is not None else loss
             total.backward()
+            self.world.all_reduce_gradients(self.model.parameters())
             if tc.get("grad_clip"):
                 nn.utils.clip_grad_norm_(self.model.parameters(), tc["grad_clip"])
             self.optimizer.step()
@@ -117,7 +119,11 @@ class TrainJob(Job):
             correct += (logits.detach().argmax(1) == y).sum()
             seen += y.numel()
             self.run.step_done(i + 1, steps)
+        self.world.average_buffers(self.model)
         test = self.test()
+        seen_t = torch.tensor(seen, device=self.device)
+        self.world.all_reduce_sum(loss_sum, correct, seen_t)
+        seen = int(seen_t)
         return {"train_loss": float(loss_sum) / max(seen, 1), "train_accuracy": int(correct) / max(seen, 1),
                 "lr": lr, "drop_path_prob": self.model.drop_path_prob, **test, "images": seen}
 
@@ -134,6 +140,9 @@ class TrainJob(Job):
                 loss_sum += self.loss_fn(logits.float(), y) * y.numel()
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()
+        seen_t = torch.tensor(seen, device=self.device)
+        self.world.all_reduce_sum(loss_sum, correct, seen_t)
+        seen = int(seen_t)
         return {"test_loss": float(loss_sum) / max(seen, 1), "test_accuracy": int(correct) / max(seen, 1)}
 
     def save_state(self, ckpt: Checkpoint) -> None:
@@ -147,9 +156,9 @@ class TrainJob(Job):
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         from safetensors.torch import save_file
 
-        write_json_atomic(rundir.arch, self.space.arch_to_json(self.arch))
+        rundir.write_json(rundir.arch, self.space.arch_to_json(self.arch))
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        write_atomic(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
+        rundir.write_file(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
         last = events[-1] if events else {}
         return {
             "space": self.space.name,

@@ -60,7 +60,9 @@ class SupernetEvaluator(nasframe.Evaluator):
                 loss_sum += loss.float() * y.numel()
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()
-        seen = max(seen, 1)
+        seen_t = torch.tensor(seen, device=ctx.device)
+        ctx.world.all_reduce_sum(loss_sum, correct, seen_t)  # every rank validated its shard
+        seen = max(int(seen_t), 1)
         return Feedback(
             accuracy=int(correct) / seen, loss=float(loss_sum) / seen, epoch=ctx.epoch, step=ctx.step, images=seen
         )
