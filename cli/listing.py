@@ -21,9 +21,11 @@ def list_command() -> None:
         for name in sorted(entries):
             reg = entries[name]
             table.add_row(kind, name, reg.plugin, reg.distribution, reg.version)
+    for plugin in registry.observers():
+        table.add_row("hooks", ", ".join(plugin.hooks), plugin.plugin, plugin.distribution, plugin.version)
     console = Console()
     console.print(table)
     for problem in registry.problems:
-        console.print(f"[red]broken plugin[/red] {problem}", markup=True, highlight=False)
+        console.print(f"[red]broken:[/red] {problem}", markup=True, highlight=False)
     if registry.problems:
         click.echo(f"{len(registry.problems)} plugin(s) could not be loaded; the others work.", err=True)

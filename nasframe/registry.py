@@ -45,6 +45,16 @@ class PluginProblem:
         return f"plugin {self.plugin!r} (from {self.distribution}): {self.reason}"
 
 
+@dataclass(frozen=True)
+class ObserverPlugin:
+    """A loaded plugin that implements hooks other than the register_* ones."""
+
+    plugin: str
+    distribution: str
+    version: str
+    hooks: list[str]
+
+
 @dataclass
 class Registry:
     """Everything the loaded plugins registered, by kind and name."""
@@ -54,6 +64,8 @@ class Registry:
     spaces: dict[str, Registered[SearchSpace]] = field(default_factory=dict)
     evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Loaded plugin name -> (distribution, version)."""
 
     KINDS = (
         ("register_strategies", "strategy", Strategy, "strategies"),
@@ -90,6 +102,7 @@ class Registry:
             return
         for attr, reg in staged:
             getattr(self, attr)[reg.name] = reg
+        self.sources[plugin] = (distribution, version)
 
     def _registrar(
         self, kind: str, base: type, attr: str, plugin: str, distribution: str, version: str, staged: list
@@ -115,8 +128,22 @@ class Registry:
     def _lookup(self, table: dict[str, Registered[T]], kind: str, name: str) -> type[T]:
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            raise NasframeError(f"unknown {kind} {name!r}; available: {known}")
+            broken = f" ({len(self.problems)} plugin(s) failed to load: see `nasframe list`)" if self.problems else ""
+            raise NasframeError(f"unknown {kind} {name!r}; available: {known}{broken}")
         return table[name].cls
+
+    def observers(self) -> list["ObserverPlugin"]:
+        """Plugins that implement observer or command hooks (they register no class, so list them apart)."""
+        out = []
+        for name, plugin in self.pm.list_name_plugin():
+            hooks = sorted(
+                caller.name for caller in self.pm.get_hookcallers(plugin) or []
+                if not caller.name.startswith("register_") or caller.name == "register_commands"
+            )
+            if hooks and name in self.sources:
+                distribution, version = self.sources[name]
+                out.append(ObserverPlugin(name, distribution, version, hooks))
+        return out
 
     def strategy(self, name: str) -> type[Strategy]:
         return self._lookup(self.strategies, "strategy", name)
