@@ -5,6 +5,7 @@ from typing import Any
 
 from nasframe.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
 from nasframe.evaluator import Evaluator
+from nasframe.gradient import GradientStrategy
 from nasframe.hookspecs import hookimpl
 from nasframe.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
 from nasframe.strategy import Feedback, Strategy
@@ -23,6 +24,7 @@ __all__ = [
     "Decision",
     "Evaluator",
     "Feedback",
+    "GradientStrategy",
     "NasframeError",
     "PluginError",
     "Relaxed",

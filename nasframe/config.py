@@ -141,6 +141,8 @@ def resolve(
         own = strategy_cls.presets.get(preset, {})
         if not strategy_presets:  # a comparison: only the strategy's own keys, the training setting stays shared
             own = {k: v for k, v in own.items() if k.startswith("strategy.")}
+        # a strategy paper's cell count means nothing to a space without cells
+        own = {k: v for k, v in own.items() if not k.startswith("space.") or has_key(config, k)}
         apply_overrides(config, own, f"the {strategy_cls.name} strategy's {preset} preset")
     config["preset"] = preset
     apply_overrides(config, overrides, "the command line")

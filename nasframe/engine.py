@@ -20,6 +20,9 @@ from nasframe.space import Arch, ArchLike, SearchSpace, Supernet
 from nasframe.strategy import Feedback, Strategy
 
 
+HALF = (torch.float16, torch.bfloat16)
+
+
 def cosine_lr(base: float, minimum: float, fraction: float) -> float:
     """Cosine annealing from ``base`` at fraction 0 towards ``minimum`` at fraction 1 (as DARTS's scheduler)."""
     return minimum + (base - minimum) * (1 + math.cos(math.pi * fraction)) / 2
@@ -72,12 +75,15 @@ class SearchContext:
         self._correct = torch.zeros((), dtype=torch.long, device=self.device)
         self._seen = 0
 
-    def forward_loss(self, batch: Batch, arch: ArchLike) -> tuple[torch.Tensor, torch.Tensor]:
-        """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph."""
+    def forward_loss(self, batch: Batch, arch: ArchLike, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph.
+
+        ``amp=False`` keeps full precision on CUDA too (finite differences need it).
+        """
         x, y = batch
-        with autocast(self.device, self.config["train"]):
+        with autocast(self.device, {**self.config["train"], "amp": amp and self.config["train"].get("amp", True)}):
             logits = self.supernet(x, arch)
-            loss = self.loss_fn(logits.float(), y)
+            loss = self.loss_fn(logits.float() if logits.dtype in HALF else logits, y)
         return loss, logits
 
     def train_weights(self, batch: Batch, arch: ArchLike) -> torch.Tensor:
