@@ -91,12 +91,14 @@ class BenchProgress(BenchObserver):
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder holding the data set; default $NASFRAME_DATA, else the user cache.")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
+@click.option("--devices", default=None, metavar="D1,D2,...",
+              help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a search config key for every trial.")
 @click.option("--retrain-set", "retrain_sets", multiple=True, metavar="KEY=VALUE",
               help="Override a key of the from-scratch training config (the space's train preset).")
 def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_seconds: float | None,
           retrain_epochs: int, preset: str, out: str | None, data_dir: str | None, device: str | None,
-          sets: tuple[str, ...], retrain_sets: tuple[str, ...]) -> None:
+          devices: str | None, sets: tuple[str, ...], retrain_sets: tuple[str, ...]) -> None:
     """Compare strategies head to head: same space, data split, seeds, training settings and budget.
 
     Every (strategy, seed) trial is a run directory under OUT/trials/; OUT/results.jsonl gets one row
@@ -118,7 +120,8 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     runner.check_out()  # refuse another bench's directory before showing anything
     console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
     with BenchProgress() as display:
-        rows = runner.execute([display, HookObserver(get_registry())])
+        rows = runner.execute([display, HookObserver(get_registry())],
+                              devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
     from nasframe.bench import read_bench
 
     print_rich(bench_table(read_bench(path), rows))

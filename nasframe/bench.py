@@ -316,8 +316,12 @@ class Bench:
         write_json_atomic(self.bench_path, self.record())
 
     # -- running --------------------------------------------------------------------------------
-    def execute(self, observers: Iterable[Observer] = ()) -> list[dict[str, Any]]:
-        """Run every unfinished trial (resuming an interrupted one); returns results.jsonl's rows."""
+    def execute(self, observers: Iterable[Observer] = (), devices: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Run every unfinished trial (resuming an interrupted one); returns results.jsonl's rows.
+
+        With two or more ``devices`` the trials run in parallel, one process per device; every trial
+        is independent and seeded, so the rows are those of running them one after another.
+        """
         observers = list(observers)
         bench_obs = [o for o in observers if isinstance(o, BenchObserver)]
         self.check_out()
@@ -325,6 +329,8 @@ class Bench:
         pending = [t for t in self.trials if t.key not in done]
         for obs in bench_obs:
             obs.on_bench_start(self, len(pending))
+        if len(devices) > 1:
+            return self._execute_parallel(pending, done, devices, bench_obs)
         for trial in self.trials:
             if trial.key in done:
                 for obs in bench_obs:
@@ -343,6 +349,36 @@ class Bench:
             self.write_results(done)
             for obs in bench_obs:
                 obs.on_trial_end(self, trial, row, False)
+        rows = self.ordered(done)
+        for obs in bench_obs:
+            obs.on_bench_end(self, rows)
+        return rows
+
+    def _execute_parallel(self, pending: list[Trial], done: dict[tuple[str, int], dict[str, Any]],
+                          devices: Sequence[str], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        for device in devices:
+            resolve_device(device)  # a bad device name fails before any process starts
+        context = multiprocessing.get_context("spawn")
+        free = context.Queue()
+        for device in devices:
+            free.put(device)
+        with ProcessPoolExecutor(len(devices), mp_context=context, initializer=_claim_device,
+                                 initargs=(free, len(devices))) as pool:
+            futures = {pool.submit(_run_trial_on_claimed_device, self.spec, str(self.out), t.index): t
+                       for t in pending}
+            for obs in bench_obs:
+                for trial in pending:
+                    obs.on_trial_start(self, trial, "search")
+            for future in as_completed(futures):
+                trial = futures[future]
+                row = future.result()
+                done[trial.key] = row
+                self.write_results(done)
+                for obs in bench_obs:
+                    obs.on_trial_end(self, trial, row, False)
         rows = self.ordered(done)
         for obs in bench_obs:
             obs.on_bench_end(self, rows)
@@ -384,6 +420,28 @@ class Bench:
         config = train_config(arch_json, self.spec.preset, self.retrain_overrides(trial.seed), self.registry)
         reset_peak_memory(resolve_device(config["device"]))
         return Run(TrainJob(config, self.registry), rundir, observers).execute(resume=rundir.config.exists())
+
+
+_claimed_device: str | None = None
+
+
+def _claim_device(free: Any, workers: int) -> None:
+    """Worker initializer: take one device for the worker's lifetime and a fair share of the CPU threads."""
+    import os
+
+    global _claimed_device
+    _claimed_device = free.get()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _run_trial_on_claimed_device(spec: BenchSpec, out: str, index: int) -> dict[str, Any]:
+    """One trial in a worker process, on the worker's device (the device is no part of a run's identity)."""
+    bench = Bench(spec, out)
+    assert _claimed_device is not None
+    bench.shared_config["device"] = _claimed_device
+    trial = bench.trials[index]
+    trial.config["device"] = _claimed_device
+    return bench.run_trial(trial, [], [])
 
 
 def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, Any] | None, out: Path) -> dict[str, Any]:

@@ -267,3 +267,14 @@ def test_report_of_something_else_is_one_line(tmp_path):
     assert result.exit_code == 1 and "neither a bench directory" in result.output
     result = invoke("report", tmp_path / "missing")
     assert result.exit_code == 1 and "not a directory" in result.output
+
+
+def test_trials_in_parallel_over_devices_give_the_rows_of_one_by_one(bench_dir, cifar_dir, tmp_path):
+    out = tmp_path / "parallel"
+    result = invoke(*bench_args(out, cifar_dir, strategies=("random", "mdenas"), seeds=(0,), extra=(
+        "--devices", "cpu,cpu")))
+    assert result.exit_code == 0, result.output
+    sequential = {(r["strategy"], r["seed"]): r for r in rows_of(bench_dir)}
+    for row in rows_of(out):
+        twin = sequential[(row["strategy"], row["seed"])]
+        assert (row["arch"], row["val_accuracy"], row["epochs"]) == (twin["arch"], twin["val_accuracy"], twin["epochs"])
