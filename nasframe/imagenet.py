@@ -79,7 +79,7 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int | tuple[int, int | None]) -> tuple[torch.Tensor, int]:
         from PIL import Image
 
         i, seed = index if isinstance(index, tuple) else (index, None)
@@ -96,21 +96,26 @@ class ImageDataset(Dataset):
             return self.transform(img), label
 
 
-class _EpochSampler(Sampler):
-    """Yields ``(index, seed)`` pairs of the order set for the coming epoch."""
+class _Plan(Sampler):
+    """Yields the batches (lists of ``(index, seed)``) set for the coming pass over the loader."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[int, int]] = []
+        self.batches: list[list[tuple[int, int | None]]] = []
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.batches)
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(self.items)
+    def __iter__(self) -> Iterator[list[tuple[int, int | None]]]:
+        return iter(self.batches)
 
 
 class LoaderBatches:
-    """One split as device batches from a DataLoader (implements ``nasframe.data.Batches``)."""
+    """One split as device batches decoded by DataLoader workers (implements ``nasframe.data.Batches``).
+
+    ``transform`` prepares images for ``epoch``; ``plain_transform`` (default: ``transform``) for
+    ``sample``, which draws a batch without augmentation. Worker processes are started on first use
+    and kept for the following epochs.
+    """
 
     def __init__(
         self,
@@ -119,44 +124,64 @@ class LoaderBatches:
         batch_size: int,
         device: torch.device,
         *,
+        plain_transform: Callable | None = None,
         workers: int = 4,
         drop_last: bool = False,
         channels_last: bool = False,
     ) -> None:
-        self.dataset = ImageDataset(samples, transform)
+        self.samples = list(samples)
+        self.transform = transform
+        self.plain_transform = plain_transform or transform
         self.batch_size = batch_size
         self.device = device
+        self.workers = workers
         self.drop_last = drop_last
         self.channels_last = channels_last
-        self._sampler = _EpochSampler()
-        self.loader = DataLoader(
-            self.dataset,
-            batch_size=batch_size,
-            sampler=self._sampler,
-            drop_last=drop_last,
-            num_workers=workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=workers > 0,
-        )
+        self._loaders: dict[str, tuple[DataLoader, _Plan]] = {}
 
     @property
     def num_images(self) -> int:
-        return len(self.dataset)
+        return len(self.samples)
 
     def __len__(self) -> int:
         n = self.num_images
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[Batch]:
-        """Shuffled (and augmented) from ``generator`` when given; in file order otherwise."""
+        """Shuffled and augmented from ``generator`` when given; in file order otherwise."""
         n = self.num_images
         if generator is None:
-            order, base = list(range(n)), 0
+            order, base = list(range(n)), None
         else:
             order = torch.randperm(n, generator=generator).tolist()
             base = int(torch.randint(2**62, (), generator=generator))
-        self._sampler.items = [(i, (base + i) % 2**63) for i in order]
-        for x, y in self.loader:
+        items = [(i, None if base is None else (base + i) % 2**63) for i in order]
+        batches = [items[k : k + self.batch_size] for k in range(0, len(self) * self.batch_size, self.batch_size)]
+        yield from self._run("epoch", self.transform, batches)
+
+    def sample(self, size: int, generator: torch.Generator) -> Batch:
+        """``size`` images drawn from ``generator`` without replacement, without augmentation."""
+        idx = torch.randperm(self.num_images, generator=generator)[:size].tolist()
+        chunk = -(-len(idx) // max(1, self.workers))  # spread the decoding over the workers
+        parts = list(self._run("sample", self.plain_transform, [
+            [(i, None) for i in idx[k : k + chunk]] for k in range(0, len(idx), chunk)
+        ]))
+        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+
+    def _run(self, kind: str, transform: Callable, batches: list[list[tuple[int, int | None]]]) -> Iterator[Batch]:
+        if kind not in self._loaders:
+            plan = _Plan()
+            loader = DataLoader(
+                ImageDataset(self.samples, transform),
+                batch_sampler=plan,
+                num_workers=self.workers,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=self.workers > 0,
+            )
+            self._loaders[kind] = (loader, plan)
+        loader, plan = self._loaders[kind]
+        plan.batches = batches
+        for x, y in loader:
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
             if self.channels_last:
@@ -202,7 +227,8 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         n_train, n_val = split_sizes(len(samples), data_cfg.get("val_size"))
         if n_val == 0:
             raise ConfigError("a search needs validation images: set data.val_size above 0")
-        train = LoaderBatches(samples[:n_train], train_transform(), bs, drop_last=n_train >= bs, **common)
+        train = LoaderBatches(samples[:n_train], train_transform(), bs, plain_transform=eval_transform(),
+                              drop_last=n_train >= bs, **common)
         val = LoaderBatches(samples[n_train:], eval_transform(), ebs, **common)
         return DataModule(info, train, val, None)
     if purpose != "train":
@@ -219,6 +245,7 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         )
     if data_cfg.get("test_limit"):
         test_samples = test_samples[: int(data_cfg["test_limit"])]
-    train = LoaderBatches(samples, train_transform(), bs, drop_last=len(samples) >= bs, **common)
+    train = LoaderBatches(samples, train_transform(), bs, plain_transform=eval_transform(),
+                          drop_last=len(samples) >= bs, **common)
     test = LoaderBatches(test_samples, eval_transform(), ebs, **common)
     return DataModule(info, train, None, test)

@@ -1,0 +1,77 @@
+"""The MBConv block (MobileNetV2 inverted residual) and the conv-BN-ReLU6 layers around it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One candidate for a searchable block: MBConv(kernel, expand), or ``skip`` when both are None."""
+
+    kernel: int | None
+    expand: int | None
+
+    @property
+    def is_skip(self) -> bool:
+        return self.kernel is None
+
+    @property
+    def name(self) -> str:
+        return "skip" if self.is_skip else f"k{self.kernel}_e{self.expand}"
+
+
+SKIP = Choice(None, None)
+
+
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True) -> list[nn.Module]:
+    """Conv (no bias, 'same' padding) + BN (+ ReLU6)."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return layers
+
+
+class MBConv(nn.Module):
+    """1x1 expand to cin*e (+BN+ReLU6, absent when e=1) -> depthwise kxk, stride (+BN+ReLU6) -> 1x1 project (+BN).
+
+    ``residual`` adds the input to the output; it needs stride 1 and cin == cout.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, expand: int, stride: int, residual: bool) -> None:
+        super().__init__()
+        if residual and (stride != 1 or cin != cout):
+            raise ValueError(f"a residual MBConv needs stride 1 and cin == cout, got stride {stride}, {cin} -> {cout}")
+        hidden = cin * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers += conv_bn(cin, hidden, 1)
+        layers += conv_bn(hidden, hidden, kernel, stride, groups=hidden)
+        layers += conv_bn(hidden, cout, 1, act=False)
+        self.body = nn.Sequential(*layers)
+        self.kernel, self.expand, self.stride, self.residual = kernel, expand, stride, residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, expand={self.expand}, stride={self.stride}, residual={self.residual}"
+
+
+def init_weights(model: nn.Module) -> None:
+    """MobileNetV2's initialisation: Kaiming (fan out) convs, unit BN, small-normal classifier."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
