@@ -54,6 +54,7 @@ EPOCH_CAP = 1_000_000
 
 ROW_KEYS = (
     "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
+    "latency_ms",
     "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
     "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops",
 )
@@ -457,6 +458,7 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "retrain_test_accuracy": retrain.get("test_accuracy"),
         "params": summary.get("params"),
         "flops": summary.get("flops"),
+        "latency_ms": summary.get("latency_ms"),
         "search_seconds": summary.get("search_seconds"),
         "images_per_second": summary.get("images_per_second"),
         "peak_memory_bytes": summary.get("peak_memory_bytes"),

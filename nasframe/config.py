@@ -22,6 +22,7 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "test_limit": None,
         "cutout": 0,
         "download": True,
+        "workers": 4,
     },
     "train": {
         "epochs": 50,

@@ -13,7 +13,7 @@ from nasframe.device import autocast, prepare, resolve_device
 from nasframe.distributed import World, device_for
 from nasframe.evaluator import Evaluator
 from nasframe.loop import Job, Progress, stream_seed
-from nasframe.measure import count_params
+from nasframe.measure import count_params, describe_network
 from nasframe.registry import Registry, get_registry
 from nasframe.rundir import RunDir
 from nasframe.space import Arch, ArchLike, SearchSpace, Supernet
@@ -236,7 +236,7 @@ class SearchJob(Job):
         arch_json = self.space.arch_to_json(arch)
         rundir.write_json(rundir.arch, arch_json)
         feedback = self.ctx.evaluate(arch)
-        cost = self.space.cost(arch)
+        network = describe_network(self.space.build_child(arch), self.space.data, self.device)
         images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in events)
         return {
             "space": self.space.name,
@@ -245,8 +245,7 @@ class SearchJob(Job):
             "arch": arch_json,
             "val_accuracy": feedback.accuracy,
             "val_loss": feedback.loss,
-            "params": cost.params,
-            "flops": cost.flops,
+            **network,
             "supernet_params": self.supernet_params,
             "epochs": len(events),
             "search_seconds": round(elapsed, 3),

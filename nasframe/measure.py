@@ -36,6 +36,15 @@ def count_cost(model: nn.Module, data: DataInfo) -> Cost:
     return Cost(params=count_params(model), flops=count_flops(model, data))
 
 
+def describe_network(model: nn.Module, data: DataInfo, device: torch.device) -> dict[str, float | int]:
+    """What every summary reports of an architecture: parameters, multiply-adds, batch-1 latency."""
+    from nasframe.latency import measure_latency
+
+    cost = count_cost(model, data)
+    latency = measure_latency(model, data, device, batch_size=1, warmup=3, repeats=10)
+    return {"params": cost.params, "flops": cost.flops, "latency_ms": round(latency * 1000, 3)}
+
+
 def peak_memory_bytes(device: torch.device) -> int:
     """The CUDA allocator's peak on GPU; the process's peak resident set size on CPU."""
     if device.type == "cuda":

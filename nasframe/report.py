@@ -65,6 +65,7 @@ METRICS = (
     Metric("retrain_test_accuracy", "retrain test acc %", "higher", _pct),
     Metric("params", "params", None, _si),
     Metric("flops", "FLOPs", None, _si),
+    Metric("latency_ms", "latency ms", None, _plain),
     Metric("search_seconds", "search s", "lower", _secs),
     Metric("epochs", "epochs", None, _plain),
     Metric("images_per_second", "images/s", "higher", _rate),
@@ -182,7 +183,8 @@ def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
     return table
 
 
-TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "search_seconds",
+TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
+              "search_seconds",
               "epochs", "images_per_second", "peak_memory_bytes")
 
 

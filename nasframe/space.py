@@ -103,6 +103,11 @@ class SearchSpace(ABC):
     def arch_from_json(self, obj: Any) -> Arch:
         """Parse arch.json; raise ``ArchError`` naming what is wrong."""
 
+    @classmethod
+    def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
+        return {}
+
     def sample(self, generator: torch.Generator) -> Arch:
         """A uniform draw over every decision's choices (the single-path training distribution)."""
         return {

@@ -16,7 +16,7 @@ from nasframe.distributed import device_for
 from nasframe.engine import cosine_lr
 from nasframe.errors import ArchError
 from nasframe.loop import Job, Progress, stream_seed
-from nasframe.measure import count_cost, peak_memory_bytes
+from nasframe.measure import describe_network, peak_memory_bytes
 from nasframe.registry import Registry, get_registry
 from nasframe.rundir import RunDir
 from nasframe.runs import MODEL_FILE
@@ -42,7 +42,7 @@ def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, An
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
     registry = registry or get_registry()
     space_cls = registry.space(arch_json["space"])
-    config = resolve(space_cls, None, preset, overrides, train=True)
+    config = resolve(space_cls, None, preset, {**space_cls.arch_config(arch_json), **overrides}, train=True)
     config["arch"] = arch_json
     return config
 
@@ -74,7 +74,6 @@ class TrainJob(Job):
         self.generators = {"data": torch.Generator().manual_seed(stream_seed(int(cfg["seed"]), "data"))}
         self.model = self.space.build_child(self.arch).to(self.device)
         self.world.broadcast_module(self.model)
-        self.cost = count_cost(self.model, self.space.data)
         channels_last = self.device.type == "cuda" and cfg["train"].get("channels_last")
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -163,8 +162,7 @@ class TrainJob(Job):
         return {
             "space": self.space.name,
             "arch": self.space.arch_to_json(self.arch),
-            "params": self.cost.params,
-            "flops": self.cost.flops,
+            **describe_network(self.model, self.space.data, self.device),
             "test_accuracy": last.get("test_accuracy"),
             "test_loss": last.get("test_loss"),
             "epochs": len(events),

@@ -36,7 +36,7 @@ def search_args(strategy, out, cifar_dir, epochs=3):
             "--set", "data.limit=160", "--set", "train.batch_size=16"]
 
 
-def tensors(path: Path, prefixes=("strategy.", "supernet.")):
+def tensors(path: Path, prefixes=("strategy.", "supernet.", "optimizer.", "rng.")):
     return {k: v for k, v in load_file(str(path / "checkpoint.safetensors")).items() if k.startswith(prefixes)}
 
 
@@ -54,7 +54,8 @@ def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path,
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((killed / "arch.json").read_text()) == json.loads((straight / "arch.json").read_text())
     a, b = tensors(straight), tensors(killed)
-    assert a.keys() == b.keys() and any(k.startswith("strategy.") for k in a)
+    assert a.keys() == b.keys() and "rng.strategy" in a
+    assert any(k.startswith("strategy.") for k in a) == (strategy != "random")  # random's state is its generator
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     events = [json.loads(line) for line in (killed / "events.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in events] == [0, 1, 2]

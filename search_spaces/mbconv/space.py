@@ -113,6 +113,11 @@ class MBConvSpace(SearchSpace):
         ]
         return {"space": self.name, "variant": self.variant, "choices": self.choice_set, "blocks": blocks}
 
+    @classmethod
+    def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """A proxyless arch needs the proxyless choice set (its ``skip`` and expand-3/6-only blocks)."""
+        return {"space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else {}
+
     def arch_from_json(self, obj: Any) -> Arch:
         """Read ``{"space": "mbconv", "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
 
