@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+# One intra-op thread in tests and the CLI processes they start: the networks are tiny, and on a
+# 2-core machine several test processes with 2 spinning threads each slow one another down tenfold.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
+import torch
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from nasframe.testing import subset_dir
 

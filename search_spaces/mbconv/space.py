@@ -42,8 +42,8 @@ class MBConvSpace(SearchSpace):
     train_presets = {
         "paper": {"train.batch_size": 96, "train.epochs": 300, "train.lr_min": 0.0},
         "tiny": {
-            "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "data.limit": 1000,
-            "data.test_limit": 500,
+            "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "train.lr": 0.05,
+            "data.limit": 2000, "data.test_limit": 500,
         },
     }
 
