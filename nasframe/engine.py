@@ -126,20 +126,17 @@ class SearchContext:
         return out
 
 
-class SearchJob(Job):
-    """One search: a strategy training a space's supernet under the engine's budget."""
-
-    kind = "search"
+class SupernetJob(Job):
+    """Trains a space's supernet with the engine's step: the base of searches and supernet studies."""
 
     def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
         super().__init__(config)
         self.registry = registry or get_registry()
         self.space_cls = self.registry.space(config["space"]["name"])
-        self.strategy_cls = self.registry.strategy(config["strategy"]["name"])
         self.evaluator_cls = self.registry.evaluator(config["evaluator"]["name"])
 
     def describe(self) -> dict[str, Any]:
-        return {"space": self.space_cls.name, "strategy": self.strategy_cls.name}
+        return {"space": self.space_cls.name}
 
     def setup(self) -> None:
         cfg = self.config
@@ -168,19 +165,58 @@ class SearchJob(Job):
             cfg, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
             self.generators["strategy"], self.generators["val"], self.world,
         )
-        strategy_cfg = {k: v for k, v in cfg["strategy"].items() if k != "name"}
+        self.supernet_params = count_params(self.supernet)
+
+    def start_epoch(self, progress: Progress) -> float:
+        """Set this epoch's learning rate (cosine over the budget) and return it."""
+        tc = self.config["train"]
+        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.ctx.epoch = progress.epoch
+        return lr
+
+    def save_state(self, ckpt: Checkpoint) -> None:
+        ckpt.put_module("supernet", self.supernet.state_dict())
+        ckpt.put_nested("optimizer", self.optimizer.state_dict())
+        ckpt.meta["step"] = self.ctx.step
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        from nasframe.errors import CheckpointError
+
+        result = self.supernet.load_state_dict(ckpt.section("supernet"), strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise CheckpointError(
+                f"checkpoint supernet tensors do not match this space: missing {result.missing_keys[:3]}, "
+                f"unexpected {result.unexpected_keys[:3]}"
+            )
+        self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+        self.ctx.step = int(ckpt.meta.get("step", 0))
+
+
+class SearchJob(SupernetJob):
+    """One search: a strategy training a space's supernet under the engine's budget."""
+
+    kind = "search"
+
+    def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
+        super().__init__(config, registry)
+        self.strategy_cls = self.registry.strategy(config["strategy"]["name"])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "strategy": self.strategy_cls.name}
+
+    def setup(self) -> None:
+        super().setup()
+        strategy_cfg = {k: v for k, v in self.config["strategy"].items() if k != "name"}
         self.strategy: Strategy = self.strategy_cls(strategy_cfg)
         self.strategy.space = self.space
         self.strategy.ctx = self.ctx
         self.strategy.setup(self.space, self.ctx)
-        self.supernet_params = count_params(self.supernet)
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
-        ctx, strategy, tc = self.ctx, self.strategy, self.config["train"]
-        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        ctx.epoch = progress.epoch
+        ctx, strategy = self.ctx, self.strategy
+        lr = self.start_epoch(progress)
         steps = len(self.data.train)
         arch: ArchLike | None = None
         per_epoch = strategy.sample_every == "epoch"
@@ -209,24 +245,12 @@ class SearchJob(Job):
         return record
 
     def save_state(self, ckpt: Checkpoint) -> None:
-        ckpt.put_module("supernet", self.supernet.state_dict())
-        ckpt.put_nested("optimizer", self.optimizer.state_dict())
+        super().save_state(ckpt)
         ckpt.put_nested("strategy", self.strategy.state_dict())
-        ckpt.meta["step"] = self.ctx.step
 
     def load_state(self, ckpt: Checkpoint) -> None:
-        from nasframe.errors import CheckpointError
-
-        state = ckpt.section("supernet")
-        result = self.supernet.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(
-                f"checkpoint supernet tensors do not match this space: missing {result.missing_keys[:3]}, "
-                f"unexpected {result.unexpected_keys[:3]}"
-            )
-        self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+        super().load_state(ckpt)
         self.strategy.load_state_dict(ckpt.nested("strategy"))
-        self.ctx.step = int(ckpt.meta.get("step", 0))
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         from nasframe.measure import peak_memory_bytes

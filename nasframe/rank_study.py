@@ -27,14 +27,12 @@ from typing import Any, Sequence
 import torch
 
 from nasframe.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
-from nasframe.checkpoint import Checkpoint
 from nasframe.config import resolve
 from nasframe.data import DataModule, build_data
-from nasframe.device import prepare, resolve_device
-from nasframe.engine import SearchContext, cosine_lr
-from nasframe.errors import CheckpointError, NasframeError
+from nasframe.engine import SupernetJob
+from nasframe.errors import NasframeError
 from nasframe.loop import PORTABLE_KEYS, Job, Observer, Progress, Run, run_hash, stream_seed
-from nasframe.measure import count_params, peak_memory_bytes
+from nasframe.measure import peak_memory_bytes
 from nasframe.ranking import PAPER_MEAN_TAU, epoch_taus, mean_tau, p_tau
 from nasframe.registry import Registry, get_registry
 from nasframe.rundir import RunDir
@@ -78,79 +76,36 @@ class ValTrainJob(TrainJob):
         return summary
 
 
-class SupernetRankJob(Job):
+class SupernetRankJob(SupernetJob):
     """One supernet trained with uniform single paths over the study's architectures, each validated per epoch."""
 
     kind = "rank-supernet"
 
-    def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
-        super().__init__(config)
-        self.registry = registry or get_registry()
-        self.space = build_space(config, self.registry)
-        self.archs = [self.space.arch_from_json(a) for a in config["archs"]]
-        self.evaluator_cls = self.registry.evaluator(config["evaluator"]["name"])
-
-    def describe(self) -> dict[str, Any]:
-        return {"space": self.space.name}
-
     def setup(self) -> None:
-        cfg, tc = self.config, self.config["train"]
-        self.device = resolve_device(cfg["device"])
-        prepare(self.device)
-        seed = int(cfg["seed"])
-        self.generators = {
-            "data": torch.Generator().manual_seed(stream_seed(seed, "data")),
-            "strategy": torch.Generator().manual_seed(stream_seed(seed, "strategy")),
-            "val": torch.Generator().manual_seed(stream_seed(seed, "val")),
-        }
-        self.data = build_data(cfg, self.device, purpose="search")
-        self.supernet = self.space.build_supernet().to(self.device)
-        if self.device.type == "cuda" and tc.get("channels_last"):
-            self.supernet = self.supernet.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(
-            self.supernet.parameters(), lr=tc["lr"], momentum=tc["momentum"], weight_decay=tc["weight_decay"]
-        )
-        evaluator = self.evaluator_cls({k: v for k, v in cfg["evaluator"].items() if k != "name"})
-        self.ctx = SearchContext(cfg, self.space, self.supernet, self.optimizer, self.data, evaluator, self.device,
-                                 self.generators["strategy"], self.generators["val"])
-        self.supernet_params = count_params(self.supernet)
+        super().setup()
+        self.archs = [self.space.arch_from_json(a) for a in self.config["archs"]]
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.run is not None
-        ctx, tc = self.ctx, self.config["train"]
-        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        ctx.epoch = progress.epoch
+        ctx = self.ctx
+        lr = self.start_epoch(progress)
         steps = len(self.data.train)
         for i, batch in enumerate(self.data.train.epoch(self.generators["data"])):
             pick = int(torch.randint(len(self.archs), (), generator=self.generators["strategy"]))
             ctx.train_weights(batch, self.archs[pick])
             ctx.step += 1
             self.run.step_done(i + 1, steps)
+        self.world.average_buffers(self.supernet)
         record: dict[str, Any] = {**ctx.epoch_metrics(), "lr": lr}
         feedback = [ctx.evaluate(arch) for arch in self.archs]
         record["val_accuracy"] = [f.accuracy for f in feedback]
         record["val_loss"] = [f.loss for f in feedback]
         return record
 
-    def save_state(self, ckpt: Checkpoint) -> None:
-        ckpt.put_module("supernet", self.supernet.state_dict())
-        ckpt.put_nested("optimizer", self.optimizer.state_dict())
-        ckpt.meta["step"] = self.ctx.step
-
-    def load_state(self, ckpt: Checkpoint) -> None:
-        result = self.supernet.load_state_dict(ckpt.section("supernet"), strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(f"checkpoint supernet tensors do not match this space: missing "
-                                  f"{result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
-        self.optimizer.load_state_dict(ckpt.nested("optimizer"))
-        self.ctx.step = int(ckpt.meta.get("step", 0))
-
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         last = events[-1] if events else {}
         return {
-            "space": self.space.name,
+            "space": self.space_cls.name,
             "evaluator": "supernet",
             "archs": len(self.archs),
             "val_accuracy": last.get("val_accuracy"),

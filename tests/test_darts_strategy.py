@@ -5,7 +5,7 @@ import copy
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import pytest
 import torch
@@ -22,7 +22,6 @@ from nasframe.plugins.darts import Darts
 from nasframe.space import DataInfo, Decision, SearchSpace, Supernet
 from nasframe.state import flatten, unflatten
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
 D = 6  # toy feature width
 
 
@@ -268,29 +267,8 @@ def test_final_and_metrics() -> None:
 # --- end to end ------------------------------------------------------------------------------------
 
 
-def _darts_space_ready() -> bool:
-    try:
-        from nasframe.registry import get_registry
-
-        get_registry().space("darts")
-    except Exception:
-        return False
-    return True
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """The CI machine has 2 shared cores: one intra-op thread avoids OpenMP oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.mark.skipif(not DATA.is_dir(), reason=f"CIFAR-10 subset not found at {DATA}")
-@pytest.mark.skipif(not _darts_space_ready(), reason="the darts search space is not available")
 @pytest.mark.parametrize("order", [1, 2])
-def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path: Path, one_thread: None) -> None:
+def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path: Path, cifar_dir: Path) -> None:
     from click.testing import CliRunner
     from safetensors.torch import load_file
 
@@ -303,7 +281,7 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     result = CliRunner().invoke(
         nasframe.cli.cli,
         ["run", "--strategy", "darts", "--space", "darts", "--preset", "tiny", "--epochs", "1", "--seed", "1",
-         "--batch-size", "8", "--device", "cpu", "--data-dir", str(DATA), "--out", str(out),
+         "--batch-size", "8", "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out),
          "--set", "data.limit=48", "--set", f"strategy.order={order}"],
     )
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -319,8 +297,7 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     assert json.loads((out / "arch.json").read_text()) == want
 
 
-@pytest.mark.skipif(not _darts_space_ready(), reason="the darts search space is not available")
-def test_second_order_on_darts_space_follows_the_spec_formula(one_thread: None) -> None:
+def test_second_order_on_darts_space_follows_the_spec_formula() -> None:
     """The real DARTS supernet (C=4, 3 cells, 8x8, float64) against SPEC §4 written out with functional_call.
 
     Not against the autograd hypergradient: ReLU and max-pool kinks make the finite difference at
@@ -379,7 +356,6 @@ def test_second_order_on_darts_space_follows_the_spec_formula(one_thread: None) 
     assert rel_err(d_alpha, want) > 0.1  # the second-order term matters here
 
 
-@pytest.mark.skipif(not _darts_space_ready(), reason="the darts search space is not available")
 def test_paper_preset_on_darts_space() -> None:
     from nasframe.config import resolve
     from nasframe.registry import get_registry

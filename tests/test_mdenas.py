@@ -5,7 +5,7 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import pytest
 import torch
@@ -16,7 +16,6 @@ from nasframe.space import DataInfo, Decision, SearchSpace
 from nasframe.state import flatten, unflatten
 from nasframe.strategy import Feedback
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
 T = torch.float64
 
 
@@ -267,28 +266,7 @@ def test_mean_entropy() -> None:
 # --- end to end ------------------------------------------------------------------------------------
 
 
-def _darts_space_ready() -> bool:
-    try:
-        from nasframe.registry import get_registry
-
-        get_registry().space("darts")
-    except Exception:
-        return False
-    return True
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """The CI machine has 2 shared cores: one intra-op thread avoids OpenMP oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.mark.skipif(not DATA.is_dir(), reason=f"CIFAR-10 subset not found at {DATA}")
-@pytest.mark.skipif(not _darts_space_ready(), reason="the darts search space is not available")
-def test_end_to_end_is_reproducible(tmp_path: Path, one_thread: None) -> None:
+def test_end_to_end_is_reproducible(tmp_path: Path, cifar_dir: Path) -> None:
     from click.testing import CliRunner
     from safetensors.torch import load_file
 
@@ -302,7 +280,7 @@ def test_end_to_end_is_reproducible(tmp_path: Path, one_thread: None) -> None:
         result = CliRunner().invoke(
             nasframe.cli.cli,
             ["run", "--strategy", "mdenas", "--space", "darts", "--preset", "tiny", "--epochs", str(epochs),
-             "--seed", "3", "--device", "cpu", "--data-dir", str(DATA), "--out", str(out), "--set", "data.limit=200"],
+             "--seed", "3", "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out), "--set", "data.limit=200"],
         )
         assert result.exit_code == 0, result.output + repr(result.exception)
         outs.append(out)
@@ -324,7 +302,6 @@ def test_end_to_end_is_reproducible(tmp_path: Path, one_thread: None) -> None:
 # --- presets ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not _darts_space_ready(), reason="the darts search space is not available")
 def test_paper_preset_on_darts_space() -> None:
     from nasframe.config import resolve
     from nasframe.registry import get_registry

@@ -78,9 +78,9 @@ def test_rerun_skips_finished_archs_and_other_settings_are_refused(study, cifar_
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in out.glob("archs/*/*")} == stamps  # nothing retrained or rewritten
     assert "done, skipped" in again.output
-    refused = CliRunner().invoke(cli, rank_args(out, cifar_dir, "--set", "train.lr=0.05"))
+    refused = CliRunner().invoke(cli, rank_args(out, cifar_dir, "--set", "train.lr=0.07"))
     assert refused.exit_code == 1
-    assert "other settings (train.lr: saved 0.025, now 0.05)" in refused.output
+    assert "other settings (train.lr: saved 0.05, now 0.07)" in refused.output
     assert "Traceback" not in refused.output
 
 
