@@ -346,10 +346,18 @@ class Bench:
                         f"trial's last checkpoint. Continue with the same command and --out {self.out}"
                     ) from None
                 raise
-            done[trial.key] = row
-            self.write_results(done)
-            for obs in bench_obs:
-                obs.on_trial_end(self, trial, row, False)
+            self._record(trial, row, done, bench_obs)
+        return self._end(done, bench_obs)
+
+    def _record(self, trial: Trial, row: dict[str, Any], done: dict[tuple[str, int], dict[str, Any]],
+                bench_obs: Sequence[BenchObserver]) -> None:
+        """A finished trial's row goes to disk at once: an interrupted bench keeps it."""
+        done[trial.key] = row
+        self.write_results(done)
+        for obs in bench_obs:
+            obs.on_trial_end(self, trial, row, False)
+
+    def _end(self, done: Mapping[tuple[str, int], dict[str, Any]], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
         rows = self.ordered(done)
         for obs in bench_obs:
             obs.on_bench_end(self, rows)
@@ -374,16 +382,8 @@ class Bench:
                 for trial in pending:
                     obs.on_trial_start(self, trial, "search")
             for future in as_completed(futures):
-                trial = futures[future]
-                row = future.result()
-                done[trial.key] = row
-                self.write_results(done)
-                for obs in bench_obs:
-                    obs.on_trial_end(self, trial, row, False)
-        rows = self.ordered(done)
-        for obs in bench_obs:
-            obs.on_bench_end(self, rows)
-        return rows
+                self._record(futures[future], future.result(), done, bench_obs)
+        return self._end(done, bench_obs)
 
     def ordered(self, done: Mapping[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
         return [done[t.key] for t in self.trials if t.key in done]
