@@ -204,7 +204,12 @@ class SearchNetwork(Supernet):
         E = self.num_edges
         if tuple(weights.shape) != (2 * E, NUM_CHOICES):
             raise ArchError(f"relaxed darts weights must have shape [{2 * E}, {NUM_CHOICES}], got {list(weights.shape)}")
-        nonzero = (weights[:, 1:] != 0).tolist()  # one host read per forward
+        # On CPU, one host read finds the exact zeros to skip; on CUDA that read would stall the device
+        # every step, so every op but `none` runs there (a zero weight still contributes nothing).
+        if weights.is_cuda:
+            nonzero = [[True] * (NUM_CHOICES - 1)] * len(weights)
+        else:
+            nonzero = (weights[:, 1:] != 0).tolist()
         active = [[k + 1 for k, nz in enumerate(row) if nz] for row in nonzero]
         weights = weights.to(device=x.device, dtype=self.classifier.weight.dtype)
         per_type = (weights[:E], weights[E:])

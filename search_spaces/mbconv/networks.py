@@ -87,9 +87,11 @@ class MBConvSupernet(_Backbone, Supernet):
         widest = max(len(p) for p in self.candidates)
         if weights.dim() != 2 or weights.shape[0] != n or weights.shape[1] < widest:
             raise ValueError(f"relaxed weights must have shape [{n}, {widest}], got {list(weights.shape)}")
-        active = (weights != 0).tolist()  # one host sync per forward, not one per block
+        # On CPU skipping zero weights saves whole blocks; on CUDA reading them would stall the device
+        # every step, so every real choice runs there (a zero weight still contributes nothing).
+        active = (weights != 0).tolist() if not weights.is_cuda else None
         for i, position in enumerate(self.candidates):
-            used = [o for o in range(len(position)) if active[i][o]]
+            used = [o for o in range(len(position)) if active is None or active[i][o]]
             if not used:  # every weight zero: a zero output of the right shape, still wired to the weights
                 used = [0]
             out = None
