@@ -263,6 +263,9 @@ def _naive_forward(net, x, weights):
 
 
 def test_relaxed_forward_matches_naive_mixed_ops_with_gradients():
+    # A fixed init: with batch 2 at 4x4, some inits put ties into max-pool windows and near-zero
+    # variance into BatchNorm, where equally valid subgradients differ by up to 1e-3.
+    torch.manual_seed(0)
     space = tiny_space()
     net = space.build_supernet()
     twin = copy.deepcopy(net)
