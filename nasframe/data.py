@@ -110,14 +110,14 @@ class TensorBatches:
         oy = (rand[:, 0] * (2 * pad + 1)).long()
         ox = (rand[:, 1] * (2 * pad + 1)).long()
         flip = rand[:, 2] < 0.5
-        xp = F.pad(x, (pad, pad, pad, pad))
-        rows = (oy[:, None] + torch.arange(h, device=self.device))[:, None, :, None]
+        hp, wp = h + 2 * pad, w + 2 * pad
+        xp = F.pad(x, (pad, pad, pad, pad)).reshape(b * c, hp * wp)
         cols = torch.arange(w, device=self.device).expand(b, w)
         cols = torch.where(flip[:, None], w - 1 - cols, cols) + ox[:, None]
-        cols = cols[:, None, None, :]
-        bi = torch.arange(b, device=self.device)[:, None, None, None]
-        ci = torch.arange(c, device=self.device)[None, :, None, None]
-        out = xp[bi, ci, rows, cols].float()
+        rows = oy[:, None] + torch.arange(h, device=self.device)
+        # one flat gather per image plane: cheaper than 4-D advanced indexing
+        index = (rows[:, :, None] * wp + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
+        out = torch.gather(xp, 1, index.reshape(b * c, h * w)).view(b, c, h, w).float()
         if self.cutout > 0:
             cy = (rand[:, 3] * h).long()[:, None, None]
             cx = (rand[:, 4] * w).long()[:, None, None]
