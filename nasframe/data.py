@@ -86,7 +86,7 @@ class TensorBatches:
             rand = torch.rand((len(idx), 5), generator=generator) if self.augment else None
             mine = self.world.shard(len(idx))
             idx = idx[mine]
-            x, y = self.images[idx], self.labels[idx]
+            x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
             if rand is not None:
                 x = self._augment(x, rand[mine].to(self.device, non_blocking=True))
             yield self._finish(x.float()), y
@@ -110,14 +110,14 @@ class TensorBatches:
         oy = (rand[:, 0] * (2 * pad + 1)).long()
         ox = (rand[:, 1] * (2 * pad + 1)).long()
         flip = rand[:, 2] < 0.5
-        hp, wp = h + 2 * pad, w + 2 * pad
-        xp = F.pad(x, (pad, pad, pad, pad)).reshape(b * c, hp * wp)
+        wp = w + 2 * pad
+        xp = F.pad(x, (pad, pad, pad, pad)).flatten(2)
         cols = torch.arange(w, device=self.device).expand(b, w)
         cols = torch.where(flip[:, None], w - 1 - cols, cols) + ox[:, None]
         rows = oy[:, None] + torch.arange(h, device=self.device)
         # one flat gather per image plane: cheaper than 4-D advanced indexing
-        index = (rows[:, :, None] * wp + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
-        out = torch.gather(xp, 1, index.reshape(b * c, h * w)).view(b, c, h, w).float()
+        index = (rows[:, :, None] * wp + cols[:, None, :]).view(b, 1, h * w).expand(b, c, h * w)
+        out = xp.gather(2, index).view(b, c, h, w).float()
         if self.cutout > 0:
             cy = (rand[:, 3] * h).long()[:, None, None]
             cx = (rand[:, 4] * w).long()[:, None, None]

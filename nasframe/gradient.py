@@ -123,7 +123,8 @@ class GradientStrategy(Strategy):
 
     def train_step(self, batch: Batch, arch: ArchLike) -> torch.Tensor:
         """Architecture step on a validation batch, then a weight step on ``batch`` with the updated weights."""
-        self.ctx.supernet.train()
+        if not self.ctx.supernet.training:
+            self.ctx.supernet.train()
         self.arch_step(batch, self.ctx.next_val_batch())
         return self.ctx.train_weights(batch, self.weight_arch())
 
