@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .genotype import CELL_TYPES, cell_pairs
+from .layout import cell_plan, stem
 from .ops import CHOICES, FactorizedReduce, Identity, ReLUConvBN, drop_path, make_op
 
 
@@ -107,28 +108,15 @@ class ChildNetwork(nn.Module):
         self.drop_path_prob = 0.0
         self.aux_position = 2 * layers // 3
         pairs = {cell: cell_pairs(arch, cell, nodes) for cell in CELL_TYPES}
-        C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
-            nn.BatchNorm2d(C_curr),
+        self.stem = stem(in_channels, C, stem_multiplier)
+        plan = cell_plan(C, layers, nodes, stem_multiplier)
+        self.cells = nn.ModuleList(
+            ChildCell(pairs[CELL_TYPES[s.reduction]], s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev)
+            for s in plan
         )
-        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
-        cells = []
-        reduction_prev = False
-        C_aux = C_prev
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            if reduction:
-                C_curr *= 2
-            cells.append(ChildCell(pairs[CELL_TYPES[reduction]], C_prev_prev, C_prev, C_curr, reduction, reduction_prev))
-            reduction_prev = reduction
-            C_prev_prev, C_prev = C_prev, nodes * C_curr
-            if i == self.aux_position:
-                C_aux = C_prev
-        self.cells = nn.ModuleList(cells)
-        self.auxiliary_head = AuxiliaryHead(C_aux, num_classes) if auxiliary else None
+        self.auxiliary_head = AuxiliaryHead(plan[self.aux_position].C_out, num_classes) if auxiliary else None
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes)
+        self.classifier = nn.Linear(plan[-1].C_out, num_classes)
 
     cpu_channels_last = True
     """Run in channels-last memory format on CPU, where its depthwise and 1x1 convs are much faster."""

@@ -23,6 +23,7 @@ from nasframe.errors import ArchError
 from nasframe.space import Supernet
 
 from .genotype import cell_edges, decision_names
+from .layout import cell_plan, stem
 from .ops import CHOICES, NONE, FactorizedReduce, Op, ReLUConvBN, make_op
 
 NUM_CHOICES = len(CHOICES)
@@ -141,24 +142,13 @@ class SearchNetwork(Supernet):
         self.nodes = nodes
         self.num_edges = len(cell_edges(nodes))
         self.decision_names = decision_names(nodes)
-        C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
-            nn.BatchNorm2d(C_curr),
+        self.stem = stem(in_channels, C, stem_multiplier)
+        plan = cell_plan(C, layers, nodes, stem_multiplier)
+        self.cells = nn.ModuleList(
+            SearchCell(nodes, s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev) for s in plan
         )
-        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
-        cells = []
-        reduction_prev = False
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            if reduction:
-                C_curr *= 2
-            cells.append(SearchCell(nodes, C_prev_prev, C_prev, C_curr, reduction, reduction_prev))
-            reduction_prev = reduction
-            C_prev_prev, C_prev = C_prev, nodes * C_curr
-        self.cells = nn.ModuleList(cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes)
+        self.classifier = nn.Linear(plan[-1].C_out, num_classes)
 
     # -- arch handling -------------------------------------------------------------------------
     def _choices(self, arch: Any) -> list[int]:
