@@ -111,28 +111,17 @@ class DartsSpace(SearchSpace):
     def edges_per_cell(self) -> int:
         return len(cell_edges(self.nodes))
 
+    def _network_size(self) -> dict[str, int]:
+        """What the supernet and the child share: cells, channels, nodes, classes."""
+        return {"C": self.channels, "layers": self.layers, "nodes": self.nodes, "stem_multiplier": self.stem_multiplier,
+                "num_classes": self.data.num_classes, "in_channels": self.data.channels}
+
     def build_supernet(self) -> SearchNetwork:
-        return SearchNetwork(
-            C=self.channels,
-            layers=self.layers,
-            nodes=self.nodes,
-            stem_multiplier=self.stem_multiplier,
-            num_classes=self.data.num_classes,
-            in_channels=self.data.channels,
-        )
+        return SearchNetwork(**self._network_size())
 
     def build_child(self, arch: Arch) -> ChildNetwork:
         self.check_arch(arch)
-        return ChildNetwork(
-            arch,
-            C=self.channels,
-            layers=self.layers,
-            nodes=self.nodes,
-            stem_multiplier=self.stem_multiplier,
-            num_classes=self.data.num_classes,
-            in_channels=self.data.channels,
-            auxiliary=bool(self.config["auxiliary"]),
-        )
+        return ChildNetwork(arch, auxiliary=bool(self.config["auxiliary"]), **self._network_size())
 
     def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
         return _genotype.derive(scores, self.nodes)
