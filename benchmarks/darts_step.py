@@ -23,11 +23,10 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+import timing
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import timing
 
 TARGET = 0.8
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -158,7 +157,7 @@ class Cell(nn.Module):
         s1 = self.preprocess1(s1)
         states = [s0, s1]
         offset = 0
-        for i in range(self._steps):
+        for _i in range(self._steps):
             s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)

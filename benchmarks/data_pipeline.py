@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-
 import timing
+import torch
 
 SPEED_TARGET = 10.0
 SHARE_TARGET = 0.02
@@ -57,8 +56,8 @@ def main() -> None:
     device = timing.setup(args)
     import torchvision.transforms as T
 
-    from nasframe import cifar
-    from nasframe.data import TensorBatches
+    from nasframe.data import cifar
+    from nasframe.data.batches import TensorBatches
 
     sz = timing.sizes(args)
     batch = timing.FULL["batch"]  # the pipelines always run at the search batch size
@@ -71,7 +70,7 @@ def main() -> None:
     timing.note(f"data: {source}, {len(labels)} images, batch {batch}; {device}, {torch.get_num_threads()} threads; "
                 f"median of {repeats} interleaved epochs after {warmup} warm-up epoch(s) each")
 
-    ours = TensorBatches(images, labels, batch, device, augment=True, drop_last=True,
+    ours = TensorBatches(images, labels, batch, device, augment=True, drop_last=True, mean=cifar.MEAN, std=cifar.STD,
                          channels_last=device.type == "cuda")
     gen = torch.Generator().manual_seed(0)
 

@@ -19,16 +19,15 @@ import gc
 import time
 from typing import Any
 
-import torch
-
 import timing
+import torch
 
 TIME_TARGET = 8.0
 MEMORY_TARGET = 4.0
 
 
 def worker(args, device: torch.device) -> None:
-    from nasframe.loop import Progress
+    from nasframe.engine.loop import Progress
 
     sz = timing.sizes(args)
     steps = args.steps
@@ -98,7 +97,7 @@ def main() -> None:
          timing.fmt_ratio(delta_ratio), ""],
     ]
     ops = m["last"]["sampled_ops"]
-    timing.table("Search epoch: MdeNAS vs DARTS (1st order), same supernet, data and batch", 
+    timing.table("Search epoch: MdeNAS vs DARTS (1st order), same supernet, data and batch",
                  ["", "MdeNAS", "DARTS", "DARTS / MdeNAS", "target"], rows,
                  caption=f"MdeNAS's sampled arch has {ops} non-none ops of 28 edges; memory: {m['memory_method']}")
     timing.quick_caveat(args)

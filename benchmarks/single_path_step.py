@@ -20,13 +20,12 @@ Target (CPU): supernet / standalone <= 1.05.
 from __future__ import annotations
 
 import gc
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
+import timing
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import timing
 
 TARGET = 1.05
 
@@ -125,8 +124,8 @@ class PlainCell(nn.Module):
         self.reduction, self.C, self.nodes = reduction, C, nodes
         self.edges = [(node, src) for node in range(nodes) for src in range(node + 2)]
         used = [any(choice[e] for e, (_, s) in enumerate(self.edges) if s == j) for j in (0, 1)]
-        self.preprocess0: Optional[nn.Module] = None
-        self.preprocess1: Optional[nn.Module] = None
+        self.preprocess0: nn.Module | None = None
+        self.preprocess1: nn.Module | None = None
         if used[0]:
             self.preprocess0 = FactorizedReduce(C_pp, C) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0)
         if used[1]:
@@ -206,7 +205,7 @@ def plain_from_supernet(supernet, choice: Sequence[int], sz) -> PlainNetwork:
 # -- the two steps ----------------------------------------------------------------------------------
 class Contenders:
     def __init__(self, args, device: torch.device) -> None:
-        from nasframe.device import autocast
+        from nasframe.engine.device import autocast
 
         self.sz = sz = timing.sizes(args)
         self.device = device

@@ -82,7 +82,7 @@ def setup(args: argparse.Namespace) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA GPU is available here")
-        from nasframe.device import prepare
+        from nasframe.engine.device import prepare
 
         prepare(device)
     return device
@@ -190,7 +190,7 @@ def emit(result: Mapping[str, Any]) -> None:
 def run_worker(script: str, name: str, extra: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
     """Run ``script --worker name *extra`` in a fresh Python and return the JSON it emitted."""
     cmd = [sys.executable, str(HERE / script), "--worker", name, *extra]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           cwd=str(ROOT))
     for line in proc.stdout.splitlines():
         if line.startswith(WORKER_MARK):
@@ -203,7 +203,7 @@ def run_worker(script: str, name: str, extra: Sequence[str], timeout: float | No
 # -- data ----------------------------------------------------------------------------------------
 def cifar_train(limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, str]:
     """The real CIFAR-10 subset's training images (uint8 [N,3,32,32]) when present, else random ones."""
-    from nasframe import cifar
+    from nasframe.data import cifar
     from nasframe.testing import subset_dir
 
     root = subset_dir()
@@ -299,7 +299,7 @@ def write_json(path: str | None, payload: Mapping[str, Any]) -> None:
 
 
 # -- the engine ----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def data_dir() -> tuple[Path, str]:
     """The CIFAR-10 subset beside the checkout, else a temporary folder of random images in its layout."""
     from nasframe.testing import subset_dir
@@ -361,7 +361,7 @@ def search_config(strategy: str, sz: Mapping[str, int], device: torch.device, ov
 def search_job(strategy: str, sz: Mapping[str, int], device: torch.device, overrides: Mapping[str, Any] = {},
                seed: int = 0):
     """A set-up :class:`nasframe.engine.SearchJob` (the engine's real objects) for the DARTS space."""
-    from nasframe.engine import SearchJob
+    from nasframe.engine.search import SearchJob
     from nasframe.registry import get_registry
 
     config = search_config(strategy, sz, device, overrides, seed)

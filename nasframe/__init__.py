@@ -1,22 +1,30 @@
-"""nasframe: pluggable neural architecture search with fair, reproducible comparisons."""
+"""nasframe: pluggable neural architecture search with fair, reproducible comparisons.
+
+Everything a plugin needs is exported here; plugins (the built-in ones too) import nothing else.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from nasframe.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
-from nasframe.evaluator import Evaluator
-from nasframe.gradient import GradientStrategy
-from nasframe.hookspecs import hookimpl
-from nasframe.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
-from nasframe.strategy import Feedback, Strategy
-
-__version__ = "0.1.0"
+from nasframe.interfaces import __version__
+from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+from nasframe.interfaces.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
+from nasframe.interfaces.evaluator import Evaluator
+from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
+from nasframe.interfaces.hooks import hookimpl
+from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
+from nasframe.interfaces.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
+from nasframe.interfaces.strategy import Feedback, Strategy, mean_entropy
+from nasframe.interfaces.world import World
 
 __all__ = [
     "Arch",
     "ArchError",
     "ArchLike",
+    "Batch",
+    "Batches",
     "CheckpointError",
+    "ClassificationMeter",
     "ConfigError",
     "Cost",
     "DataError",
@@ -25,22 +33,30 @@ __all__ = [
     "Evaluator",
     "Feedback",
     "GradientStrategy",
+    "LossAccuracy",
     "NasframeError",
     "PluginError",
     "Relaxed",
+    "SearchContext",
     "SearchSpace",
+    "Splits",
     "Strategy",
     "Supernet",
+    "World",
+    "__version__",
+    "grads_or_zeros",
     "hookimpl",
     "load_model",
     "load_run",
+    "masked_softmax",
+    "mean_entropy",
 ]
 
 
 def __getattr__(name: str) -> Any:
     """Import the run-loading API on first use, so plugins importing nasframe stay light."""
     if name in ("load_run", "load_model"):
-        from nasframe import runs
+        from nasframe.storage import loading
 
-        return getattr(runs, name)
+        return getattr(loading, name)
     raise AttributeError(f"module 'nasframe' has no attribute {name!r}")

@@ -6,16 +6,16 @@ import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
 import pluggy
 
-from nasframe import hookspecs
-from nasframe.errors import NasframeError, PluginError
-from nasframe.evaluator import Evaluator
-from nasframe.loop import Observer
-from nasframe.space import SearchSpace
-from nasframe.strategy import Strategy
+from nasframe.data import data_info
+from nasframe.interfaces import hooks as hookspecs
+from nasframe.interfaces.errors import NasframeError, PluginError
+from nasframe.interfaces.evaluator import Evaluator
+from nasframe.interfaces.space import DataInfo, SearchSpace
+from nasframe.interfaces.strategy import Strategy
 
 ENTRY_POINT_GROUP = "nasframe"
 BUILTIN_DISTRIBUTION = "nasframe"
@@ -132,7 +132,7 @@ class Registry:
             raise NasframeError(f"unknown {kind} {name!r}; available: {known}{broken}")
         return table[name].cls
 
-    def observers(self) -> list["ObserverPlugin"]:
+    def observers(self) -> list[ObserverPlugin]:
         """Plugins that implement observer or command hooks (they register no class, so list them apart)."""
         out = []
         for name, plugin in self.pm.list_name_plugin():
@@ -153,6 +153,15 @@ class Registry:
 
     def evaluator(self, name: str) -> type[Evaluator]:
         return self._lookup(self.evaluators, "evaluator", name)
+
+    def build_space(self, config: Mapping[str, Any], data: DataInfo | None = None) -> SearchSpace:
+        """The space a run's config names, sized for ``data`` (by default what the config says of the data set)."""
+        return self.space(config["space"]["name"])(own_keys(config["space"]), data or data_info(config))
+
+
+def own_keys(section: Mapping[str, Any]) -> dict[str, Any]:
+    """A plugin's config section without its ``name`` key: what its constructor takes."""
+    return {k: v for k, v in section.items() if k != "name"}
 
 
 def _allowed_plugins() -> set[str] | None:
@@ -206,19 +215,3 @@ def reset_registry() -> None:
     global _registry
     _registry = None
     importlib.invalidate_caches()
-
-
-class HookObserver(Observer):
-    """Forwards the loop's events to the plugins' observer hooks (``on_epoch_end`` and the like)."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.hook = registry.pm.hook
-
-    def on_run_start(self, run: Any) -> None:
-        self.hook.on_run_start(run=run)
-
-    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        self.hook.on_epoch_end(run=run, epoch=epoch, metrics=metrics)
-
-    def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
-        self.hook.on_run_end(run=run, summary=summary)

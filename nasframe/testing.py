@@ -48,7 +48,7 @@ class plugin_path:
     def __init__(self, root: Path) -> None:
         self.root = str(root)
 
-    def __enter__(self) -> "plugin_path":
+    def __enter__(self) -> plugin_path:
         sys.path.insert(0, self.root)
         reset_registry()
         return self
@@ -65,10 +65,10 @@ def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: 
                 data_dir: Path | None = None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a ``tiny``-preset search in-process, firing the plugins' observer hooks, and return its summary."""
     from nasframe.config import resolve
-    from nasframe.engine import SearchJob
-    from nasframe.loop import Run
-    from nasframe.registry import HookObserver, get_registry
-    from nasframe.rundir import RunDir
+    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.search import SearchJob
+    from nasframe.registry import get_registry
+    from nasframe.storage.run_directory import RunDir
 
     registry = get_registry()
     data = data_dir or subset_dir()

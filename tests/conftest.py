@@ -12,7 +12,7 @@ import torch
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-from nasframe.testing import subset_dir
+from nasframe.testing import subset_dir  # noqa: E402 - threads are set before torch work starts
 
 
 @pytest.fixture(scope="session")

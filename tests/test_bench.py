@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from nasframe.bench import EPOCH_CAP, ROW_KEYS, Bench, BenchObserver, BenchSpec
 from nasframe.cli import _load_commands, cli
-from nasframe.errors import NasframeError
+from nasframe.interfaces.errors import NasframeError
+from nasframe.studies.bench import EPOCH_CAP, ROW_KEYS, Bench, BenchObserver, BenchSpec
 
 _load_commands()
 

@@ -1,7 +1,7 @@
 """Smoke runs of the benchmark scripts' ``--quick`` mode: they run and write their JSON (never timed here)."""
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

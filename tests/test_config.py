@@ -1,7 +1,7 @@
 import pytest
 
 from nasframe.config import apply_overrides, config_hash, parse_sets, resolve
-from nasframe.errors import ConfigError
+from nasframe.interfaces.errors import ConfigError
 from nasframe.registry import get_registry
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from nasframe.errors import ArchError, ConfigError
-from nasframe.measure import count_params
+from nasframe.interfaces.errors import ArchError, ConfigError
+from nasframe.interfaces.space import DataInfo
+from nasframe.measure.cost import arch_cost, count_params
 from nasframe.search_spaces.darts import DARTS_V1, DARTS_V2, GENOTYPES_DIR, DartsSpace, load_genotype
 from nasframe.search_spaces.darts.ops import CHOICES, FactorizedReduce, Identity, Pool, ReLUConvBN, Zero, make_op
-from nasframe.space import DataInfo
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)
 OPS = CHOICES[1:]
@@ -485,6 +485,6 @@ def test_drop_path_only_in_training_mode():
 
 def test_cost_of_a_tiny_child():
     space = tiny_space()
-    cost = space.cost(space.arch_from_json(DARTS_V2))
+    cost = arch_cost(space, space.arch_from_json(DARTS_V2))
     assert cost.params == count_params(space.build_child(space.arch_from_json(DARTS_V2)))
     assert cost.flops > 0

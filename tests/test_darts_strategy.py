@@ -13,14 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nasframe import checkpoint as ckpt_io
-from nasframe.checkpoint import Checkpoint
-from nasframe.engine import SearchContext
-from nasframe.errors import ConfigError
-from nasframe.gradient import masked_softmax
+from nasframe.engine.search import SearchContext
+from nasframe.interfaces.errors import ConfigError
+from nasframe.interfaces.gradient_strategy import masked_softmax
+from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
 from nasframe.plugins.darts import Darts
-from nasframe.space import DataInfo, Decision, SearchSpace, Supernet
-from nasframe.state import flatten, unflatten
+from nasframe.storage import checkpoint as ckpt_io
+from nasframe.storage.checkpoint import Checkpoint
+from nasframe.storage.tensor_tree import flatten, unflatten
 
 D = 6  # toy feature width
 
@@ -273,8 +273,8 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     from safetensors.torch import load_file
 
     import nasframe.cli
+    from nasframe.interfaces.space import DataInfo as Info
     from nasframe.registry import get_registry
-    from nasframe.space import DataInfo as Info
 
     nasframe.cli._load_commands()
     out = tmp_path / "run"

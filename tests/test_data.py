@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-from nasframe import cifar
 from nasframe.config import ENGINE_DEFAULTS, resolve
-from nasframe.data import TensorBatches, build_data, split_sizes
-from nasframe.errors import ConfigError, DataError
+from nasframe.data import TensorBatches, build_data, cifar, split_sizes
+from nasframe.interfaces.errors import ConfigError, DataError
 
 
 def test_subset_loads_as_one_uint8_tensor(cifar_dir):
@@ -44,7 +43,8 @@ def test_split_that_leaves_nothing_is_refused():
 def _batches(augment, cutout=0):
     images = torch.arange(6 * 3 * 32 * 32).remainder(256).to(torch.uint8).view(6, 3, 32, 32)
     labels = torch.arange(6)
-    return TensorBatches(images, labels, 4, torch.device("cpu"), augment=augment, cutout=cutout)
+    return TensorBatches(images, labels, 4, torch.device("cpu"), augment=augment, cutout=cutout,
+                         mean=cifar.MEAN, std=cifar.STD)
 
 
 def test_augmentation_is_reproducible_from_the_generator():

@@ -11,8 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from nasframe.distributed import World, world_from_env
-from nasframe.errors import NasframeError
+from nasframe.engine.distributed import World, world_from_env
+from nasframe.interfaces.errors import NasframeError
 from nasframe.testing import install_plugin
 
 DUMP = """

@@ -1,13 +1,14 @@
 """The plugin examples in README.md and docs/plugins.md run, and the guide names every hook and helper."""
 import inspect
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import nasframe
-from nasframe import hookspecs, testing
+from nasframe import testing
+from nasframe.interfaces import hooks as hookspecs
 from nasframe.registry import get_registry
 from nasframe.testing import install_plugin, plugin_path, subset_dir, tiny_search
 

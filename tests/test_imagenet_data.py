@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from nasframe.data import build_data
-from nasframe.errors import DataError
-from nasframe.imagenet import build_imagenet
+from nasframe.data.imagenet import build_imagenet
+from nasframe.interfaces.errors import DataError
 
 CLASSES = ("cat", "dog", "fish")
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from nasframe.latency import LatencyReport, latency_report, measure_latency
-from nasframe.space import DataInfo
+from nasframe.interfaces.space import DataInfo
+from nasframe.measure.latency import measure_latency
 
 DATA = DataInfo("tiny", num_classes=4, image_size=16)
 
@@ -24,13 +24,6 @@ def test_latency_is_a_positive_finite_number_of_seconds_and_keeps_the_mode():
     assert math.isfinite(seconds) and 0 < seconds < 10
     assert model.training
     assert all(p.grad is None for p in model.parameters())
-
-
-def test_report_gives_batch_1_and_the_chosen_batch():
-    report = latency_report(tiny_model(), DATA, "cpu", batch_size=4, warmup=1, repeats=3)
-    assert isinstance(report, LatencyReport) and report.batch_size == 4 and report.device == "cpu"
-    assert all(math.isfinite(v) and v > 0 for v in (report.batch1_s, report.batch_s, report.images_per_s))
-    assert set(report.to_dict()) == {"device", "batch1_s", "batch_size", "batch_s", "images_per_s"}
 
 
 def test_latency_refuses_an_empty_measurement():

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from nasframe.config import resolve
-from nasframe.errors import ArchError, ConfigError
+from nasframe.interfaces.errors import ArchError, ConfigError
+from nasframe.interfaces.space import DataInfo
+from nasframe.measure.cost import arch_cost
 from nasframe.registry import get_registry
 from nasframe.search_spaces.mbconv import MBConv, MBConvSpace
-from nasframe.space import DataInfo
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)
 IMAGENET = DataInfo("imagenet", num_classes=1000, image_size=224)
@@ -286,6 +287,6 @@ def test_arch_from_json_hints_at_the_choice_set_it_was_written_with():
 def test_cost_counts_params_and_multiply_adds():
     space = tiny()
     arch = all_k3_e6(space)
-    cost = space.cost(arch)
+    cost = arch_cost(space, arch)
     assert cost.params == sum(p.numel() for p in space.build_child(arch).parameters())
     assert cost.flops > 0

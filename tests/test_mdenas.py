@@ -10,11 +10,12 @@ from typing import Any, Mapping
 import pytest
 import torch
 
-from nasframe.errors import CheckpointError, ConfigError
-from nasframe.plugins.mdenas import MdeNAS, mean_entropy, update_probabilities
-from nasframe.space import DataInfo, Decision, SearchSpace
-from nasframe.state import flatten, unflatten
-from nasframe.strategy import Feedback
+from nasframe import mean_entropy
+from nasframe.interfaces.errors import CheckpointError, ConfigError
+from nasframe.interfaces.space import DataInfo, Decision, SearchSpace
+from nasframe.interfaces.strategy import Feedback
+from nasframe.plugins.mdenas import MdeNAS, update_probabilities
+from nasframe.storage.tensor_tree import flatten, unflatten
 
 T = torch.float64
 

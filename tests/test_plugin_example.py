@@ -12,14 +12,14 @@ import pytest
 import torch
 
 import nasframe
-from nasframe import checkpoint as ckpt_io
 from nasframe.config import resolve
-from nasframe.engine import SearchJob
-from nasframe.errors import NasframeError
-from nasframe.loop import Observer, Run
-from nasframe.registry import HookObserver, get_registry
-from nasframe.rundir import RunDir
-from nasframe.space import DataInfo
+from nasframe.engine.loop import HookObserver, Observer, Run
+from nasframe.engine.search import SearchJob
+from nasframe.interfaces.errors import NasframeError
+from nasframe.interfaces.space import DataInfo
+from nasframe.registry import get_registry
+from nasframe.storage import checkpoint as ckpt_io
+from nasframe.storage.run_directory import RunDir
 from nasframe.testing import plugin_path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nasframe-evolution"

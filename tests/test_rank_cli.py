@@ -5,9 +5,9 @@ import pytest
 from click.testing import CliRunner
 
 from nasframe.cli import _load_commands, cli
-from nasframe.errors import NasframeError
-from nasframe.loop import Observer
-from nasframe.rank_study import open_study, train_study, write_results
+from nasframe.engine.loop import Observer
+from nasframe.interfaces.errors import NasframeError
+from nasframe.studies.rank import open_study, train_study, write_results
 
 _load_commands()
 

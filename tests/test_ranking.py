@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from nasframe.errors import NasframeError
-from nasframe.rank_study import STUDY_FILE, open_study, plot_study, tau_record
-from nasframe.ranking import PAPER_MEAN_TAU, epoch_taus, kendall_tau_b, mean_tau, p_tau
+from nasframe.interfaces.errors import NasframeError
+from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, kendall_tau_b, mean_tau, p_tau
+from nasframe.studies.rank import STUDY_FILE, open_study, plot_study, tau_record
 
 
 def test_perfect_and_inverse_rankings():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nasframe import checkpoint as ckpt_io
+from nasframe.storage import checkpoint as ckpt_io
 from nasframe.testing import install_plugin
 
 KILLER = """

@@ -5,8 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
-from nasframe.errors import DataError
-from nasframe.unpickle import load_batch
+from nasframe.data.unpickle import load_batch
+from nasframe.interfaces.errors import DataError
 
 
 class Planted:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import nasframe
-
 from nasframe_evolution.evolution import RegularizedEvolution
 
 __all__ = ["RegularizedEvolution", "register_strategies"]

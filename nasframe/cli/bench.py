@@ -1,0 +1,129 @@
+"""``nasframe bench``: strategies head to head on the same space, data split, seeds and budget."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nasframe.cli import cli
+from nasframe.cli.display import console, fmt
+from nasframe.config import PRESETS, parse_sets
+from nasframe.engine.loop import HookObserver
+from nasframe.registry import get_registry
+from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, BenchSpec, Trial, parse_names, parse_seeds
+from nasframe.studies.report import bench_table, print_rich
+
+
+class BenchProgress(BenchObserver):
+    """One display for the whole bench: trials done of all, the current trial's epochs and steps."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        )
+        self.bench_task = self.epoch_task = self.step_task = None
+        self.seconds: float | None = None
+
+    def __enter__(self) -> BenchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def on_bench_start(self, bench: Bench, pending: int) -> None:
+        total = len(bench.trials)
+        finished = total - pending
+        status = f"{finished} finished earlier, skipped" if finished else ""
+        self.bench_task = self.progress.add_task("bench trials", total=total, completed=finished, status=status)
+        self.epoch_task = self.progress.add_task("  trial", total=None, status="")
+        self.step_task = self.progress.add_task("  steps", total=None, status="")
+
+    def on_trial_start(self, bench: Bench, trial: Trial, phase: str) -> None:
+        label = f"  {trial.index + 1}/{len(bench.trials)} {trial.name}" + (" retrain" if phase == "retrain" else "")
+        self.progress.reset(self.epoch_task, total=None, description=label, status="")
+        self.progress.reset(self.step_task, total=None, status="")
+
+    def on_run_start(self, run: Any) -> None:
+        self.seconds = run.config.get("budget", {}).get("seconds")
+        epochs = run.job.num_epochs
+        self.progress.update(self.epoch_task, total=None if epochs >= EPOCH_CAP else epochs, completed=run.epoch)
+
+    def on_step_end(self, run: Any, step: int, steps: int) -> None:
+        self.progress.update(self.step_task, completed=step, total=steps)
+
+    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        parts = [f"epoch {epoch + 1}"]
+        for key, label in (("train_loss", "loss"), ("val_accuracy", "val acc"), ("test_accuracy", "test acc")):
+            if key in metrics:
+                parts.append(f"{label} {fmt(metrics[key])}")
+        if self.seconds and run.job.kind == "search":
+            parts.append(f"{run.elapsed:.0f}/{self.seconds:g} s")
+        self.progress.update(self.epoch_task, completed=epoch + 1, status="  ".join(parts))
+
+    def on_trial_end(self, bench: Bench, trial: Trial, row: dict[str, Any], skipped: bool) -> None:
+        if skipped:
+            return
+        status = f"last: {trial.name} val acc {fmt(row.get('val_accuracy'))}"
+        if row.get("retrain_test_accuracy") is not None:
+            status += f" test acc {fmt(row['retrain_test_accuracy'])}"
+        self.progress.update(self.bench_task, advance=1, status=status)
+
+
+@cli.command()
+@click.option("--strategies", required=True, help="Comma-separated strategies, e.g. mdenas,random,darts.")
+@click.option("--space", default="darts", show_default=True, help="The search space every strategy searches.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds; one trial per strategy and seed.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epoch budget per trial (default: the space preset's). With --budget-seconds: a cap.")
+@click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Wall-clock budget per trial, seconds of search training (checked at epoch ends). Without "
+                   "--epochs the epochs are uncapped, so a cheaper strategy trains more epochs.")
+@click.option("--retrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also train each final architecture from scratch for this many epochs and test it.")
+@click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
+              help="The space's preset, shared by every strategy (strategies' own training presets are ignored).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Bench directory (default runs/bench-<space>-<time>); rerun with the same one to continue.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the data set; default $NASFRAME_DATA, else the user cache.")
+@click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
+@click.option("--devices", default=None, metavar="D1,D2,...",
+              help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a search config key for every trial.")
+@click.option("--retrain-set", "retrain_sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of the from-scratch training config (the space's train preset).")
+def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_seconds: float | None,
+          retrain_epochs: int, preset: str, out: str | None, data_dir: str | None, device: str | None,
+          devices: str | None, sets: tuple[str, ...], retrain_sets: tuple[str, ...]) -> None:
+    """Compare strategies head to head: same space, data split, seeds, training settings and budget.
+
+    Every (strategy, seed) trial is a run directory under OUT/trials/; OUT/results.jsonl gets one row
+    per finished trial and OUT/bench.json the settings. Rerunning with the same --out skips finished
+    trials and resumes an interrupted one; other settings on the same --out are refused.
+    """
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data.dir"] = data_dir
+    if device is not None:
+        overrides["device"] = device
+    overrides.update(parse_sets(sets))
+    retrain_overrides = parse_sets(retrain_sets)
+    spec = BenchSpec(space=space, strategies=parse_names(strategies, "strategies"), seeds=parse_seeds(seeds),
+                     preset=preset, epochs=epochs, seconds=budget_seconds, retrain_epochs=retrain_epochs,
+                     overrides=overrides, retrain_overrides=retrain_overrides)
+    path = Path(out) if out else Path("runs") / f"bench-{space}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    runner = Bench(spec, path)
+    runner.check_out()  # refuse another bench's directory before showing anything
+    console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
+    with BenchProgress() as display:
+        rows = runner.execute([display, HookObserver(get_registry())],
+                              devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
+    from nasframe.studies.bench import read_bench
+
+    print_rich(bench_table(read_bench(path), rows))
+    click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

@@ -1,0 +1,64 @@
+"""Rich output: a progress display for runs and the summary table at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nasframe.engine.loop import Observer
+
+console = Console(stderr=True)
+
+SHOWN = (("train_loss", "loss"), ("train_accuracy", "train acc"), ("val_accuracy", "val acc"), ("entropy", "entropy"))
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+class RunDisplay(Observer):
+    """One progress bar over epochs and one over the current epoch's steps, with the last metrics."""
+
+    def __init__(self, title: str) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        )
+        self.title = title
+        self.epochs = self.steps = None
+
+    def __enter__(self) -> RunDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def on_run_start(self, run: Any) -> None:
+        self.epochs = self.progress.add_task(self.title, total=run.job.num_epochs, completed=run.epoch, status="")
+        self.steps = self.progress.add_task("  steps", total=None, status="")
+
+    def on_step_end(self, run: Any, step: int, steps: int) -> None:
+        self.progress.update(self.steps, completed=step, total=steps)
+
+    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        status = "  ".join(f"{label} {fmt(metrics[key])}" for key, label in SHOWN if key in metrics)
+        self.progress.update(self.epochs, completed=epoch + 1, status=status)
+
+
+def print_summary(summary: dict[str, Any], path: Path) -> None:
+    table = Table(title=f"Run {path}", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    for key, value in summary.items():
+        if isinstance(value, (dict, list)):
+            continue
+        table.add_row(key, fmt(value))
+    Console().print(table)

@@ -1,0 +1,141 @@
+"""``nasframe rank``: the performance-ranking study (Kendall τ between each epoch's ranking and the final one)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nasframe.cli import cli
+from nasframe.cli.display import console
+from nasframe.cli.options import overrides_from
+from nasframe.config import PRESETS
+from nasframe.engine.loop import HookObserver
+from nasframe.registry import get_registry
+from nasframe.storage.run_directory import default_out
+from nasframe.studies.rank import (
+    EVALUATORS,
+    NOTE,
+    PLOT_FILE,
+    PLOT_HINT,
+    RANK_FILE,
+    STUDY_FILE,
+    TAU_FILE,
+    StudyObserver,
+    open_study,
+    plot_study,
+    train_study,
+    write_results,
+)
+
+
+class StudyDisplay(StudyObserver):
+    """Bars over the architectures, the current one's epochs, and the current epoch's steps."""
+
+    def __init__(self, title: str) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        )
+        self.title = title
+        self.archs = self.epochs = self.steps = None
+
+    def __enter__(self) -> StudyDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def on_arch_start(self, index: int, total: int, finished: bool) -> None:
+        if self.archs is None:
+            self.archs = self.progress.add_task(self.title, total=total, completed=0, status="")
+            self.epochs = self.progress.add_task("  epochs", total=None, status="")
+            self.steps = self.progress.add_task("  steps", total=None, status="")
+        self.progress.update(self.archs, completed=index + int(finished),
+                             status="done, skipped" if finished else f"arch {index}")
+
+    def on_run_start(self, run: Any) -> None:
+        self.progress.update(self.epochs, completed=run.epoch, total=run.job.num_epochs, status="")
+
+    def on_step_end(self, run: Any, step: int, steps: int) -> None:
+        self.progress.update(self.steps, completed=step, total=steps)
+
+    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        acc = metrics.get("val_accuracy")
+        status = f"val acc {acc:.4f}" if isinstance(acc, float) else ""
+        self.progress.update(self.epochs, completed=epoch + 1, status=status)
+
+    def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
+        if self.archs is not None:
+            self.progress.advance(self.archs)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def tau_table(tau: dict[str, Any], title: str) -> Table:
+    """τ and p_τ of every epoch against the final epoch, by validation accuracy and by loss, with the mean."""
+    table = Table(title=title)
+    for name in ("epoch", "τ (val acc)", "p_τ (val acc)", "τ (val loss)", "p_τ (val loss)"):
+        table.add_column(name, justify="right")
+    for row in tau["epochs"]:
+        table.add_row(str(row["epoch"]), _num(row["tau"]), _num(row["p_tau"]), _num(row["tau_loss"]),
+                      _num(row["p_tau_loss"]))
+    table.add_section()
+    table.add_row("mean", _num(tau["mean_tau"]), _num(tau["mean_p_tau"]), _num(tau["mean_tau_loss"]),
+                  _num(tau["mean_p_tau_loss"]), style="bold")
+    table.caption = ("τ-b against the final epoch's ranking; the mean leaves out the final epoch; "
+                     "n/a: every architecture tied")
+    return table
+
+
+@cli.command()
+@click.option("--space", default="darts", show_default=True, help="Search space to sample from (see `nasframe list`).")
+@click.option("--samples", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Architectures to sample and train.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per architecture; default: preset's.")
+@click.option("--evaluator", type=click.Choice(EVALUATORS), default="scratch", show_default=True,
+              help="scratch: train each child network; supernet: one shared supernet, uniform single paths.")
+@click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the data set; default $NASFRAME_DATA, else the user cache.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override the preset's batch size.")
+@click.option("--seed", type=int, default=None, help="Seed of the sampled architectures and of every run (default 0).")
+@click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
+@click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
+              help="paper: the papers' setting; tiny: a smoke setting that runs in seconds on a CPU.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Study directory; rerunning with the same --out and settings resumes it.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.")
+def rank(space: str, samples: int, epochs: int | None, evaluator: str, dataset: str | None, data_dir: str | None,
+         batch_size: int | None, seed: int | None, device: str | None, preset: str, out: str | None,
+         sets: tuple[str, ...]) -> None:
+    """Performance-ranking study: train sampled architectures, Kendall τ of each epoch's ranking vs the final one.
+
+    Validation accuracy comes from the held-out validation part of the training set, never the test
+    set. Writes OUT/rank.jsonl, OUT/tau.json and OUT/rank.png (with matplotlib); each architecture
+    trains in a resumable run directory, so rerunning the same command continues the study.
+    """
+    overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
+    registry = get_registry()
+    path = Path(out) if out else default_out("rank", space, None)
+    study = open_study(path, space, samples, evaluator, preset, overrides, registry)
+    with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
+        records = train_study(study, [display, HookObserver(registry)], registry)
+    tau = write_results(study, records)
+    stdout = Console()
+    stdout.print(tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}"))
+    stdout.print(f"Note: {NOTE}")
+    if plot_study(study.out / PLOT_FILE, records, tau):
+        plot = f", {PLOT_FILE}"
+    else:
+        console.print(PLOT_HINT)
+        plot = ""
+    stdout.print(f"Wrote {study.out}: {STUDY_FILE}, {RANK_FILE}, {TAU_FILE}{plot}")

@@ -1,0 +1,93 @@
+"""The engine's SearchContext: the supernet's training step and validation, shared by every strategy."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasframe.engine.device import autocast
+from nasframe.interfaces.context import Batch, Splits
+from nasframe.interfaces.evaluator import Evaluator
+from nasframe.interfaces.meter import ClassificationMeter
+from nasframe.interfaces.space import ArchLike, SearchSpace, Supernet
+from nasframe.interfaces.strategy import Feedback
+from nasframe.interfaces.world import World
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+class EngineContext:
+    """What the engine gives a strategy (the ``nasframe.SearchContext`` protocol, implemented)."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        space: SearchSpace,
+        supernet: Supernet,
+        optimizer: torch.optim.Optimizer,
+        data: Splits,
+        evaluator: Evaluator,
+        device: torch.device,
+        generator: torch.Generator,
+        val_generator: torch.Generator,
+        world: World = World(),
+    ) -> None:
+        self.config = config
+        self.space = space
+        self.supernet = supernet
+        self._params = list(supernet.parameters())  # walking ~5,000 modules each step costs milliseconds
+        self.optimizer = optimizer
+        self.data = data
+        self.evaluator = evaluator
+        self.device = device
+        self.generator = generator
+        self.val_generator = val_generator
+        self.world = world
+        self.epoch = 0
+        self.step = 0
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.meter = ClassificationMeter(device)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train)
+
+    def forward_loss(self, batch: Batch, arch: ArchLike, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = batch
+        with autocast(self.device, {**self.config["train"], "amp": amp and self.config["train"].get("amp", True)}):
+            logits = self.supernet(x, arch)
+            loss = self.loss_fn(logits.float() if logits.dtype in HALF else logits, y)
+        return loss, logits
+
+    def train_weights(self, batch: Batch, arch: ArchLike) -> torch.Tensor:
+        if not self.supernet.training:  # evaluators restore the mode; setting it walks every module
+            self.supernet.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, logits = self.forward_loss(batch, arch)
+        loss.backward()
+        with_grad = [p for p in self._params if p.grad is not None]  # a single path leaves most without one
+        self.world.all_reduce_gradients(with_grad)
+        clip = self.config["train"].get("grad_clip")
+        if clip:
+            nn.utils.clip_grad_norm_(with_grad, clip)
+        self.optimizer.step()
+        self.meter.update(loss, logits, batch[1])
+        return loss.detach()
+
+    def next_val_batch(self) -> Batch:
+        val = self.data.val
+        assert val is not None
+        return val.sample(int(self.config["train"]["batch_size"]), self.val_generator)
+
+    def evaluate(self, arch: ArchLike, max_batches: int | None = None) -> Feedback:
+        return self.evaluator.evaluate(arch, self, max_batches)
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """The epoch's training loss and accuracy over every rank; the meter starts over."""
+        result = self.meter.read(self.world)
+        return {"train_loss": result.loss, "train_accuracy": result.accuracy, "images": result.images}

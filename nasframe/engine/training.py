@@ -1,0 +1,144 @@
+"""Training a found architecture from scratch (``nasframe train``): the child network, its recipe, its export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasframe.config import resolve
+from nasframe.data import DataModule, build_data
+from nasframe.engine.device import autocast
+from nasframe.engine.loop import Job, Progress
+from nasframe.engine.schedule import cosine_lr
+from nasframe.interfaces.errors import ArchError
+from nasframe.interfaces.meter import ClassificationMeter
+from nasframe.interfaces.space import Arch
+from nasframe.measure.cost import describe_network
+from nasframe.measure.memory import peak_memory_bytes
+from nasframe.registry import Registry, get_registry
+from nasframe.storage.checkpoint import Checkpoint
+from nasframe.storage.run_directory import MODEL_FILE, RunDir
+
+
+def read_arch_file(path: str | Path) -> dict[str, Any]:
+    """arch.json as a dict with a ``space`` key; a malformed file is an ArchError naming it."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArchError(f"no architecture file at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArchError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("space"), str):
+        raise ArchError(f"{path} must be a JSON object with a \"space\" key naming its search space")
+    return obj
+
+
+def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, Any],
+                 registry: Registry | None = None) -> dict[str, Any]:
+    """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
+    registry = registry or get_registry()
+    space_cls = registry.space(arch_json["space"])
+    config = resolve(space_cls, None, preset, {**space_cls.arch_config(arch_json), **overrides}, train=True)
+    config["arch"] = arch_json
+    return config
+
+
+class TrainJob(Job):
+    """Train the child network of one architecture and test it; export the weights as safetensors."""
+
+    kind = "train"
+
+    def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
+        super().__init__(config)
+        self.space = (registry or get_registry()).build_space(config)
+        self.arch: Arch = self.space.arch_from_json(config["arch"])
+        self.data: DataModule | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"space": self.space.name}
+
+    def setup(self) -> None:
+        self.start("data")
+        self.model, self.optimizer = self.place(self.space.build_child(self.arch))
+        self.loss_fn = nn.CrossEntropyLoss()
+        tc = self.config["train"]
+        self.step_model = torch.compile(self.model) if tc.get("compile") else self.model
+        if self.num_epochs > 0:
+            self.data = self.load_data()
+
+    def load_data(self) -> DataModule:
+        """The splits to train on and test with (``nasframe rank`` tests on the validation split)."""
+        return build_data(self.config, self.device, purpose="train", world=self.world)
+
+    def train_epoch(self, progress: Progress) -> dict[str, Any]:
+        assert self.data is not None and self.run is not None
+        cfg, tc = self.config, self.config["train"]
+        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.drop_path_prob = float(cfg["space"].get("drop_path", 0.0)) * progress.fraction
+        aux_weight = float(cfg["space"].get("auxiliary_weight", 0.0))
+        self.model.train()
+        meter = ClassificationMeter(self.device)
+        steps = len(self.data.train)
+        for i, (x, y) in enumerate(self.data.train.epoch(self.generators["data"])):
+            self.optimizer.zero_grad(set_to_none=True)
+            with autocast(self.device, tc):
+                out = self.step_model(x)
+                logits, aux = out if isinstance(out, tuple) else (out, None)
+                loss = self.loss_fn(logits.float(), y)
+                total = loss + aux_weight * self.loss_fn(aux.float(), y) if aux is not None else loss
+            total.backward()
+            self.world.all_reduce_gradients(self.model.parameters())
+            if tc.get("grad_clip"):
+                nn.utils.clip_grad_norm_(self.model.parameters(), tc["grad_clip"])
+            self.optimizer.step()
+            meter.update(loss, logits, y)
+            self.run.step_done(i + 1, steps)
+        self.world.average_buffers(self.model)
+        test = self.test()
+        train = meter.read(self.world)
+        return {"train_loss": train.loss, "train_accuracy": train.accuracy,
+                "lr": lr, "drop_path_prob": self.model.drop_path_prob, **test, "images": train.images}
+
+    def test(self) -> dict[str, float]:
+        assert self.data is not None and self.data.test is not None
+        self.model.eval()
+        meter = ClassificationMeter(self.device)
+        with torch.no_grad():
+            for x, y in self.data.test.epoch(None):
+                with autocast(self.device, self.config["train"]):
+                    logits = self.model(x)
+                meter.update(self.loss_fn(logits.float(), y), logits, y)
+        result = meter.read(self.world)
+        return {"test_loss": result.loss, "test_accuracy": result.accuracy}
+
+    def save_state(self, ckpt: Checkpoint) -> None:
+        ckpt.put_module("model", self.model.state_dict())
+        ckpt.put_nested("optimizer", self.optimizer.state_dict())
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        self.model.load_state_dict(ckpt.section("model"))
+        self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+
+    def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        from safetensors.torch import save_file
+
+        rundir.write_json(rundir.arch, self.space.arch_to_json(self.arch))
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        rundir.write_file(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
+        last = events[-1] if events else {}
+        return {
+            "space": self.space.name,
+            "arch": self.space.arch_to_json(self.arch),
+            **describe_network(self.model, self.space.data, self.device),
+            "test_accuracy": last.get("test_accuracy"),
+            "test_loss": last.get("test_loss"),
+            "epochs": len(events),
+            "train_seconds": round(elapsed, 3),
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }

@@ -1,0 +1,26 @@
+"""The Evaluator interface: performance estimation, turning an architecture into feedback."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from nasframe.interfaces.space import ArchLike
+from nasframe.interfaces.strategy import Feedback
+
+if TYPE_CHECKING:
+    from nasframe.interfaces.context import SearchContext
+
+
+class Evaluator(ABC):
+    """Estimates how good an architecture is: with shared weights, by training it, or by a proxy."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    """The ``evaluator.*`` config keys this evaluator reads, with their default values."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = {**self.defaults, **(config or {})}
+
+    @abstractmethod
+    def evaluate(self, arch: ArchLike, ctx: SearchContext, max_batches: int | None = None) -> Feedback:
+        """Validation feedback for ``arch``: the whole split, or its first ``max_batches`` batches (the same for every arch)."""

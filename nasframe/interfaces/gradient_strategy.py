@@ -1,0 +1,149 @@
+"""The shape every gradient-based (relaxed) strategy is written in, DARTS first among them.
+
+:class:`GradientStrategy` holds architecture parameters ``alpha`` of shape ``[num_decisions, max_choices]``, an
+optimizer for them, and a ``train_step`` that first updates ``alpha`` on a validation batch and then
+the shared weights on the training batch with the relaxed forward. A subclass implements
+``arch_gradients`` (DARTS: first or second order); GDAS/SNAS-style methods also override
+``relaxed``/``weight_arch`` (what the weight step runs), PC-DARTS adds parameters through
+``arch_parameters``. See ``docs/gradient-strategies.md``.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from nasframe.interfaces.context import Batch, SearchContext
+from nasframe.interfaces.errors import CheckpointError, ConfigError
+from nasframe.interfaces.space import Arch, ArchLike, Relaxed, SearchSpace
+from nasframe.interfaces.strategy import Strategy, mean_entropy
+
+
+def grads_or_zeros(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``d loss / d input`` for each input; an input the loss does not depend on gets zeros."""
+    grads = torch.autograd.grad(loss, list(inputs), allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+
+
+def masked_softmax(alpha: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Row-wise softmax over the real choices; entries outside ``mask`` get weight exactly 0."""
+    return alpha.masked_fill(~mask, float("-inf")).softmax(-1)
+
+
+def _number(config: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
+        raise ConfigError(f"strategy.{key} must be a {'positive' if positive else 'non-negative'} number, not {value!r}")
+    return float(value)
+
+
+class GradientStrategy(Strategy):
+    """Base of relaxed, gradient-based strategies: ``alpha`` + an arch optimizer + a bilevel ``train_step``.
+
+    Reads ``strategy.arch_lr``, ``arch_beta1``, ``arch_beta2``, ``arch_weight_decay`` (Adam on the
+    architecture parameters) and ``init_scale`` (``alpha = init_scale * N(0, 1)`` drawn from
+    ``ctx.generator``). ``alpha`` lives on ``ctx.device`` in the supernet's dtype; entries outside
+    ``space.choice_mask`` stay 0 and are masked out of the softmax, so they never get weight.
+
+    Per training batch the engine calls ``ask`` (the current relaxed weights) and then
+    ``train_step``, which (1) draws ``ctx.next_val_batch()``, (2) asks ``arch_gradients`` for the
+    gradient of every tensor of ``arch_parameters()`` and applies one arch-optimizer step, and
+    (3) trains the weights with ``ctx.train_weights(batch, self.weight_arch())``.
+    """
+
+    defaults = {
+        "arch_lr": 3e-4,
+        "arch_beta1": 0.5,
+        "arch_beta2": 0.999,
+        "arch_weight_decay": 1e-3,
+        "init_scale": 1e-3,
+    }
+
+    alpha: torch.Tensor
+    mask: torch.Tensor
+    arch_optimizer: torch.optim.Optimizer
+
+    # -- construction ---------------------------------------------------------------------------
+    def setup(self, space: SearchSpace, ctx: SearchContext) -> None:
+        dtype = next((p.dtype for p in ctx.supernet.parameters() if p.is_floating_point()), torch.float32)
+        self.mask = space.choice_mask.to(ctx.device)
+        init = float(self.config["init_scale"]) * torch.randn(self.mask.shape, generator=ctx.generator)
+        self.alpha = init.to(device=ctx.device, dtype=dtype).masked_fill(~self.mask, 0).requires_grad_()
+        self.arch_optimizer = self.build_arch_optimizer(self.arch_parameters())
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        """Every tensor the arch optimizer updates; ``arch_gradients`` returns one gradient per entry."""
+        return [self.alpha]
+
+    def build_arch_optimizer(self, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+        cfg = self.config
+        return torch.optim.Adam(
+            params,
+            lr=_number(cfg, "arch_lr", positive=True),
+            betas=(_number(cfg, "arch_beta1"), _number(cfg, "arch_beta2")),
+            weight_decay=_number(cfg, "arch_weight_decay"),
+        )
+
+    # -- the relaxed architecture ---------------------------------------------------------------
+    def relaxed(self) -> Relaxed:
+        """The mixed-op weights ``[num_decisions, max_choices]``, differentiable in ``alpha``."""
+        return masked_softmax(self.alpha, self.mask)
+
+    def weight_arch(self) -> ArchLike:
+        """What the weight step trains through (after the arch step): DARTS, the detached relaxed weights."""
+        return self.relaxed().detach()
+
+    def scores(self) -> torch.Tensor:
+        """Per-decision scores ``derive`` turns into the final architecture."""
+        return self.relaxed().detach().cpu()
+
+    def ask(self) -> ArchLike:
+        return self.relaxed().detach()
+
+    # -- the bilevel step -----------------------------------------------------------------------
+    def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
+        """Gradients for ``arch_parameters()``; the supernet weights must be unchanged on return."""
+        raise NotImplementedError
+
+    def arch_step(self, train_batch: Batch, val_batch: Batch) -> None:
+        """One arch-optimizer step with the gradients of ``arch_gradients``."""
+        grads = self.arch_gradients(train_batch, val_batch)
+        self.arch_optimizer.zero_grad(set_to_none=True)
+        for p, g in zip(self.arch_parameters(), grads):
+            p.grad = g.detach()
+        self.ctx.world.all_reduce_gradients(self.arch_parameters())  # ranks keep one alpha
+        self.arch_optimizer.step()
+
+    def train_step(self, batch: Batch, arch: ArchLike) -> torch.Tensor:
+        """Architecture step on a validation batch, then a weight step on ``batch`` with the updated weights."""
+        if not self.ctx.supernet.training:
+            self.ctx.supernet.train()
+        self.arch_step(batch, self.ctx.next_val_batch())
+        return self.ctx.train_weights(batch, self.weight_arch())
+
+    # -- result, metrics, state -----------------------------------------------------------------
+    def final(self) -> Arch:
+        return self.space.derive(self.space.scores_from_tensor(self.scores()))
+
+    def metrics(self) -> dict[str, Any]:
+        return {"entropy": mean_entropy(self.relaxed())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key in ("alpha", "arch_optimizer"):
+            if key not in state:
+                raise CheckpointError(f"{self.name} state has no {key!r}")
+        alpha = torch.as_tensor(state["alpha"])
+        if alpha.shape != self.alpha.shape:
+            raise CheckpointError(
+                f"{self.name} state 'alpha' has shape {tuple(alpha.shape)}, this space needs {tuple(self.alpha.shape)}"
+            )
+        with torch.no_grad():
+            self.alpha.copy_(alpha.to(device=self.alpha.device, dtype=self.alpha.dtype))
+        # Adam moves its moment tensors onto alpha's device itself; a JSON round trip turns the
+        # betas tuple into a list, which Adam unpacks the same way.
+        # (deep-copied: Adam keeps same-device tensors as they are, which would alias the caller's)
+        self.arch_optimizer.load_state_dict(copy.deepcopy(dict(state["arch_optimizer"])))

@@ -1,0 +1,146 @@
+"""The SearchSpace interface: named discrete decisions, a weight-sharing supernet, child networks."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import nn
+
+from nasframe.interfaces.errors import ArchError
+
+Arch = dict[str, int]
+"""A discrete architecture: decision name -> index of the chosen choice."""
+
+Relaxed = torch.Tensor
+"""A relaxed architecture: weights over choices, shape [num_decisions, max_choices], rows in
+``space.decisions`` order (DARTS mixed ops)."""
+
+ArchLike = Arch | Relaxed
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One discrete choice the search makes: which op on an edge, which block at a position."""
+
+    name: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a space needs to know of the data set to size its networks."""
+
+    name: str
+    num_classes: int
+    image_size: int
+    channels: int = 3
+
+
+@dataclass(frozen=True)
+class Cost:
+    """The price of one architecture's network."""
+
+    params: int
+    flops: int
+
+
+class Supernet(nn.Module):
+    """A weight-sharing network whose forward takes the architecture to run."""
+
+    def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SearchSpace(ABC):
+    """A set of named decisions with candidate choices, and the networks they build."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    """The ``space.*`` config keys this space reads, with their default values."""
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting."""
+    train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Per preset, dotted config overrides for training a found architecture from scratch."""
+
+    def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
+        self.config = {**self.defaults, **config}
+        self.data = data
+
+    @property
+    @abstractmethod
+    def decisions(self) -> tuple[Decision, ...]:
+        """The decisions in a fixed order: the row order of every per-decision tensor."""
+
+    @property
+    def max_choices(self) -> int:
+        return max(len(d.choices) for d in self.decisions)
+
+    @property
+    def choice_mask(self) -> torch.Tensor:
+        """Bool [num_decisions, max_choices]: which entries of a per-decision tensor are real choices."""
+        mask = torch.zeros(len(self.decisions), self.max_choices, dtype=torch.bool)
+        for i, d in enumerate(self.decisions):
+            mask[i, : len(d.choices)] = True
+        return mask
+
+    @abstractmethod
+    def build_supernet(self) -> Supernet:
+        """The search supernet: single-path forward for an Arch, mixed forward for Relaxed weights."""
+
+    @abstractmethod
+    def build_child(self, arch: Arch) -> nn.Module:
+        """A standalone network of ``arch`` as it is trained from scratch (``nasframe train``)."""
+
+    @abstractmethod
+    def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
+        """Turn per-decision scores over choices into the final discrete architecture."""
+
+    @abstractmethod
+    def arch_to_json(self, arch: Arch) -> dict[str, Any]:
+        """The arch.json form, readable by the code of the space's original papers."""
+
+    @abstractmethod
+    def arch_from_json(self, obj: Any) -> Arch:
+        """Parse arch.json; raise ``ArchError`` naming what is wrong."""
+
+    @classmethod
+    def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
+        return {}
+
+    def sample(self, generator: torch.Generator) -> Arch:
+        """A uniform draw over every decision's choices (the single-path training distribution)."""
+        return {
+            d.name: int(torch.randint(len(d.choices), (), generator=generator))
+            for d in self.decisions
+        }
+
+    def sample_final(self, generator: torch.Generator) -> Arch:
+        """A uniform draw over the architectures ``derive`` can return (random search candidates)."""
+        return self.sample(generator)
+
+    def scores_from_tensor(self, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Rows of a [num_decisions, max_choices] tensor as the mapping ``derive`` takes."""
+        return {d.name: tensor[i, : len(d.choices)] for i, d in enumerate(self.decisions)}
+
+    def choice_names(self, arch: Arch) -> dict[str, str]:
+        """Decision name -> chosen choice name, for logs and events."""
+        return {d.name: d.choices[arch[d.name]] for d in self.decisions}
+
+    def check_arch(self, arch: Mapping[str, int]) -> Arch:
+        """Validate a decision -> index mapping against this space."""
+        names = {d.name for d in self.decisions}
+        unknown = sorted(set(arch) - names)
+        if unknown:
+            raise ArchError(f"unknown decisions for space {self.name!r}: {', '.join(unknown)}")
+        out: Arch = {}
+        for d in self.decisions:
+            if d.name not in arch:
+                raise ArchError(f"decision {d.name!r} of space {self.name!r} has no choice")
+            i = arch[d.name]
+            if not isinstance(i, int) or not 0 <= i < len(d.choices):
+                raise ArchError(f"decision {d.name!r}: choice {i!r} is not in 0..{len(d.choices) - 1}")
+            out[d.name] = i
+        return out

@@ -1,0 +1,102 @@
+"""DARTS (Liu et al., ICLR 2019): differentiable search with first- and second-order bilevel steps (SPEC §4).
+
+The bilevel machinery (``alpha``, its Adam optimizer, the two-step ``train_step``) lives in
+:class:`nasframe.GradientStrategy`; DARTS supplies the architecture gradient. See
+``docs/gradient-strategies.md``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+import nasframe
+from nasframe import Batch, ConfigError, GradientStrategy, grads_or_zeros
+
+
+class Darts(GradientStrategy):
+    """DARTS (SPEC §4): ``strategy.order`` 1 (default) uses ∇α L_val(w, α); 2 the unrolled second-order step.
+
+    Second order: virtual step ``w' = w - ξ(μ·momentum + ∇w L_train(w, α) + λw)`` with ξ the weight
+    optimizer's current lr (``ctx.lr``), μ and λ its momentum and weight decay and the momentum
+    buffer from its state (zero before the first step); then
+    ``grad = ∇α L_val(w', α) - ξ·H`` with ``H = [∇α L_train(w⁺, α) - ∇α L_train(w⁻, α)] / (2ε)``,
+    ``w± = w ± ε·∇w' L_val(w', α)``, ``ε = 0.01 / ‖∇w' L_val(w', α)‖`` (norm of all weight
+    gradients concatenated). The weights are restored afterwards; a weight that a forward does not
+    use has gradient zero.
+    """
+
+    name = "darts"
+    defaults = {"order": 1, **GradientStrategy.defaults}
+    presets = {
+        "paper": {
+            "space.layers": 8,
+            "space.channels": 16,
+            "train.batch_size": 64,
+            "train.epochs": 50,
+            "train.lr": 0.025,
+            "train.lr_min": 0.001,
+            "data.val_size": 0.5,
+        }
+    }
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["order"] not in (1, 2) or isinstance(self.config["order"], bool):
+            raise ConfigError(f"strategy.order must be 1 or 2, not {self.config['order']!r}")
+
+    def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
+        if self.config["order"] == 1:
+            loss, _ = self.ctx.forward_loss(val_batch, self.relaxed())
+            return grads_or_zeros(loss, [self.alpha])
+        return [self.unrolled_gradient(train_batch, val_batch)]
+
+    def _weights(self) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
+        params, groups = [], []
+        for group in self.ctx.optimizer.param_groups:
+            for p in group["params"]:
+                if p.requires_grad:
+                    params.append(p)
+                    groups.append(group)
+        return params, groups
+
+    def unrolled_gradient(self, train_batch: Batch, val_batch: Batch) -> torch.Tensor:
+        """The second-order architecture gradient of SPEC §4 (DARTS eq. 7 with the finite difference of eq. 8)."""
+        ctx = self.ctx
+        params, groups = self._weights()
+        xi = ctx.lr
+        loss, _ = ctx.forward_loss(train_batch, self.relaxed().detach(), amp=False)
+        g_train = grads_or_zeros(loss, params)
+        saved = [p.detach().clone() for p in params]
+        try:
+            with torch.no_grad():  # w' = w - xi * (mu * momentum + dL_train/dw + lambda * w)
+                for p, g, group in zip(params, g_train, groups):
+                    step = g + float(group.get("weight_decay", 0.0)) * p
+                    buf = ctx.optimizer.state.get(p, {}).get("momentum_buffer")
+                    mu = float(group.get("momentum", 0.0))
+                    if buf is not None and mu:
+                        step = step + mu * buf
+                    p.sub_(xi * step)
+            del g_train
+            loss, _ = ctx.forward_loss(val_batch, self.relaxed(), amp=False)
+            d_alpha, *d_w = grads_or_zeros(loss, [self.alpha, *params])
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in d_w]))
+            eps = 0.01 / norm.clamp_min(1e-12)  # a tensor: no host sync
+            grads = []
+            for sign in (1.0, -1.0):  # w+ = w + eps * d_w, then w- = w - eps * d_w
+                with torch.no_grad():
+                    for p, w, g in zip(params, saved, d_w):
+                        p.copy_(w + (sign * eps).to(w.dtype) * g)
+                loss, _ = ctx.forward_loss(train_batch, self.relaxed(), amp=False)
+                grads.append(grads_or_zeros(loss, [self.alpha])[0])
+            hessian = (grads[0] - grads[1]) / (2 * eps).to(grads[0].dtype)
+            return d_alpha - xi * hessian
+        finally:
+            with torch.no_grad():
+                for p, w in zip(params, saved):
+                    p.copy_(w)
+
+
+@nasframe.hookimpl
+def register_strategies(register: Any) -> None:
+    register(Darts)

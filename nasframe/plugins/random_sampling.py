@@ -1,0 +1,37 @@
+"""Random search with weight sharing (Li & Talwalkar, 2019): MdeNAS with the distribution frozen at uniform."""
+from __future__ import annotations
+
+from typing import Any
+
+import nasframe
+from nasframe import Arch
+
+
+class RandomSampling(nasframe.Strategy):
+    """Train a fresh uniform path every step; pick the best of many candidates with the shared weights."""
+
+    name = "random"
+    defaults = {"candidates": 1000, "screen_batches": 2, "top": 10}
+    presets = {"tiny": {"strategy.candidates": 20, "strategy.screen_batches": 1, "strategy.top": 3}}
+
+    def ask(self) -> Arch:
+        return self.space.sample(self.ctx.generator)
+
+    def final(self) -> Arch:
+        """Screen candidates on a few validation batches, re-score the best on the whole split."""
+        cfg = self.config
+        candidates = [self.space.sample_final(self.ctx.generator) for _ in range(int(cfg["candidates"]))]
+        screened = [
+            (self.ctx.evaluate(arch, max_batches=int(cfg["screen_batches"])).accuracy, i)
+            for i, arch in enumerate(candidates)
+        ]
+        screened.sort(key=lambda t: (-t[0], t[1]))
+        finalists = [candidates[i] for _, i in screened[: int(cfg["top"])]]
+        scores = [self.ctx.evaluate(arch).accuracy for arch in finalists]
+        best = max(range(len(finalists)), key=lambda i: (scores[i], -i))
+        return finalists[best]
+
+
+@nasframe.hookimpl
+def register_strategies(register: Any) -> None:
+    register(RandomSampling)

@@ -1,0 +1,135 @@
+"""The DARTS evaluation (child) network of an architecture, as ``nasframe train`` trains it (SPEC §1).
+
+Each node sums its non-``none`` edges: exactly two for a genotype, any number for an arbitrary arch
+(ranking studies); a node without any outputs zeros. Ops run in the order the genotype lists them
+(the arch's dict order). BatchNorm is affine; pools have no BatchNorm (as in DARTS's ``model.py``,
+which the published parameter counts assume). Drop-path hits every op except the identity, in
+training mode, with probability ``model.drop_path_prob`` (the trainer sets it each epoch).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .genotype import CELL_TYPES, cell_pairs
+from .layout import cell_plan, stem
+from .ops import CHOICES, FactorizedReduce, Identity, ReLUConvBN, drop_path, make_op
+
+
+class ChildCell(nn.Module):
+    def __init__(
+        self,
+        pairs: list[list[tuple[int, int]]],
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.C = C
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=True)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=True)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=True)
+        ops = []
+        self._plan: list[list[tuple[int, int, bool]]] = []  # per node: (op index, input state, droppable)
+        for node_pairs in pairs:
+            plan = []
+            for k, src in node_pairs:
+                op = make_op(CHOICES[k], C, 2 if reduction and src < 2 else 1, affine=True, pool_bn=False)
+                plan.append((len(ops), src, not isinstance(op, Identity)))
+                ops.append(op)
+            self._plan.append(plan)
+        self.ops = nn.ModuleList(ops)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for plan in self._plan:
+            acc: torch.Tensor | None = None
+            for i, src, droppable in plan:
+                y = self.ops[i](states[src])
+                if droppable and drop_prob > 0.0:
+                    y = drop_path(y, drop_prob)
+                acc = y if acc is None else acc + y
+            if acc is None:
+                n, _, h, w = states[1].shape
+                if self.reduction:
+                    h, w = (h + 1) // 2, (w + 1) // 2
+                acc = states[1].new_zeros(n, self.C, h, w)
+            states.append(acc)
+        return torch.cat(states[2:], dim=1)
+
+
+class AuxiliaryHead(nn.Module):
+    """ReLU -> 5x5 avg pool stride 3 -> 1x1 conv 128 -> BN -> ReLU -> 2x2 conv 768 -> BN -> ReLU -> linear."""
+
+    def __init__(self, C: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+class ChildNetwork(nn.Module):
+    """Stem, ``layers`` cells of the arch, auxiliary head at cell 2*layers//3, global pool, linear.
+
+    ``forward(x)`` returns ``(logits, aux_logits)`` in training mode when the auxiliary head is on,
+    else ``logits``.
+    """
+
+    def __init__(
+        self,
+        arch: Mapping[str, int],
+        C: int,
+        layers: int,
+        nodes: int,
+        stem_multiplier: int,
+        num_classes: int,
+        in_channels: int = 3,
+        auxiliary: bool = True,
+    ) -> None:
+        super().__init__()
+        self.drop_path_prob = 0.0
+        self.aux_position = 2 * layers // 3
+        pairs = {cell: cell_pairs(arch, cell, nodes) for cell in CELL_TYPES}
+        self.stem = stem(in_channels, C, stem_multiplier)
+        plan = cell_plan(C, layers, nodes, stem_multiplier)
+        self.cells = nn.ModuleList(
+            ChildCell(pairs[CELL_TYPES[s.reduction]], s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev)
+            for s in plan
+        )
+        self.auxiliary_head = AuxiliaryHead(plan[self.aux_position].C_out, num_classes) if auxiliary else None
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(plan[-1].C_out, num_classes)
+
+    cpu_channels_last = True
+    """Run in channels-last memory format on CPU, where its depthwise and 1x1 convs are much faster."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.cpu_channels_last and x.device.type == "cpu" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        drop_prob = float(self.drop_path_prob) if self.training else 0.0
+        aux = None
+        s0 = s1 = self.stem(x)
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, drop_prob)
+            if i == self.aux_position and self.training and self.auxiliary_head is not None:
+                aux = self.auxiliary_head(s1)
+        logits = self.classifier(self.global_pooling(s1).flatten(1))
+        return logits if aux is None else (logits, aux)

@@ -1,0 +1,239 @@
+"""The DARTS operations: the eight edge choices and the cells' preprocessing blocks (SPEC §1).
+
+Every op has the usual ``forward(x)`` and, for the supernet's mixed forward, ``forward_mixed(x, xr,
+w, wc)`` which returns ``w * op(x)`` cheaply: ``xr`` is ``relu(x)`` computed once per edge and shared
+by every op that starts with a ReLU (``relu_first``), and the weight is folded into the op's final
+BatchNorm (``wc`` is ``w`` repeated per channel) instead of costing one more multiply.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CHOICES: tuple[str, ...] = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+"""The choices of every edge, in the fixed order of SPEC §1 (index 0 is ``none``)."""
+
+NONE = 0
+"""Index of ``none`` in ``CHOICES``."""
+
+
+def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """``bn(x)``, or ``scale * bn(x)`` with the per-channel ``scale`` folded into the normalisation.
+
+    The folded form leaves ``num_batches_tracked`` alone (it only matters when momentum is None,
+    which no BatchNorm here uses) to save a kernel per op.
+    """
+    if scale is None:
+        return bn(x)
+    weight = scale if bn.weight is None else bn.weight * scale
+    bias = None if bn.bias is None else bn.bias * scale
+    return F.batch_norm(
+        x,
+        bn.running_mean,
+        bn.running_var,
+        weight,
+        bias,
+        bn.training or bn.running_mean is None,
+        bn.momentum if bn.momentum is not None else 0.0,
+        bn.eps,
+    )
+
+
+class Op(nn.Module):
+    """Base of the edge ops."""
+
+    relu_first: ClassVar[bool] = False
+    """Whether the op starts with a ReLU (it then takes the shared ``relu(x)`` in the mixed forward)."""
+
+    def forward_mixed(
+        self, x: torch.Tensor, xr: torch.Tensor | None, w: torch.Tensor, wc: torch.Tensor
+    ) -> torch.Tensor:
+        """``w * self(x)``; ``xr`` is ``relu(x)`` when ``relu_first``, ``w`` a 0-dim weight, ``wc`` it per channel."""
+        raise NotImplementedError
+
+
+class Zero(Op):
+    """``none``: zeros of the output shape (subsampled when strided). Never run by the networks here."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        s = self.stride
+        return x.new_zeros(n, c, (h + s - 1) // s, (w + s - 1) // s)
+
+    def forward_mixed(self, x, xr, w, wc):
+        return self(x)
+
+
+class Identity(Op):
+    """``skip_connect`` at stride 1."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def forward_mixed(self, x, xr, w, wc):
+        return x * w
+
+
+class Pool(Op):
+    """3x3 max or average pool, padding 1 (the average ignores the padding), optionally then BatchNorm.
+
+    The supernet follows every pool by BatchNorm (affine=False); DARTS's child networks do not, and
+    the published parameter counts depend on it.
+    """
+
+    def __init__(self, kind: str, C: int, stride: int, bn: bool, affine: bool) -> None:
+        super().__init__()
+        if kind == "max":
+            self.pool: nn.Module = nn.MaxPool2d(3, stride=stride, padding=1)
+        elif kind == "avg":
+            self.pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        else:
+            raise ValueError(f"unknown pool kind {kind!r}")
+        self.bn = nn.BatchNorm2d(C, affine=affine) if bn else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(x)
+        return y if self.bn is None else self.bn(y)
+
+    def forward_mixed(self, x, xr, w, wc):
+        y = self.pool(x)
+        return y * w if self.bn is None else batch_norm(self.bn, y, wc)
+
+
+class ReluOp(Op):
+    """An op that starts with ReLU: ``forward(x) == forward_pre(relu(x))``."""
+
+    relu_first = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_pre(F.relu(x))
+
+    def forward_pre(self, xr: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """The op on an already activated input; ``scale`` (per channel) multiplies the output."""
+        raise NotImplementedError
+
+    def forward_mixed(self, x, xr, w, wc):
+        return self.forward_pre(F.relu(x) if xr is None else xr, wc)
+
+
+class ReLUConvBN(ReluOp):
+    """ReLU -> k x k conv -> BN (the cells' preprocessing uses it with k = 1)."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, affine: bool) -> None:
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+    def forward_pre(self, xr, scale=None):
+        return batch_norm(self.op[2], self.op[1](xr), scale)
+
+
+class SepConv(ReluOp):
+    """Twice [ReLU -> depthwise k x k -> pointwise 1x1 -> BN]; only the first depthwise conv is strided."""
+
+    def __init__(self, C: int, kernel_size: int, stride: int, affine: bool) -> None:
+        super().__init__()
+        p = kernel_size // 2
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, kernel_size, stride=stride, padding=p, groups=C, bias=False),
+            nn.Conv2d(C, C, 1, bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, kernel_size, stride=1, padding=p, groups=C, bias=False),
+            nn.Conv2d(C, C, 1, bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
+
+    def forward_pre(self, xr, scale=None):
+        op = self.op
+        y = op[3](op[2](op[1](xr)))
+        y = F.relu(y, inplace=True)  # BN's backward does not need its output
+        return batch_norm(op[7], op[6](op[5](y)), scale)
+
+
+class DilConv(ReluOp):
+    """ReLU -> depthwise k x k with dilation 2 (padding 2 for k=3, 4 for k=5) -> pointwise 1x1 -> BN."""
+
+    def __init__(self, C: int, kernel_size: int, stride: int, affine: bool, dilation: int = 2) -> None:
+        super().__init__()
+        p = dilation * (kernel_size - 1) // 2
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, kernel_size, stride=stride, padding=p, dilation=dilation, groups=C, bias=False),
+            nn.Conv2d(C, C, 1, bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
+
+    def forward_pre(self, xr, scale=None):
+        op = self.op
+        return batch_norm(op[3], op[2](op[1](xr)), scale)
+
+
+class FactorizedReduce(ReluOp):
+    """ReLU, two stride-2 1x1 convs to C_out/2 (the second on the input shifted by one pixel), concat, BN."""
+
+    def __init__(self, C_in: int, C_out: int, affine: bool) -> None:
+        super().__init__()
+        if C_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even number of output channels, got {C_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward_pre(self, xr, scale=None):
+        shifted = xr[:, :, 1:, 1:]
+        if xr.shape[-1] % 2 or xr.shape[-2] % 2:  # odd sizes: pad so both halves have the same shape
+            shifted = F.pad(shifted, (0, 1, 0, 1))
+        y = torch.cat([self.conv_1(xr), self.conv_2(shifted)], dim=1)
+        return batch_norm(self.bn, y, scale)
+
+
+def make_op(name: str, C: int, stride: int, affine: bool, pool_bn: bool) -> Op:
+    """The edge op ``name`` on ``C`` channels; ``pool_bn``: follow pools by BatchNorm (the supernet)."""
+    if name == "none":
+        return Zero(stride)
+    if name == "max_pool_3x3":
+        return Pool("max", C, stride, pool_bn, affine)
+    if name == "avg_pool_3x3":
+        return Pool("avg", C, stride, pool_bn, affine)
+    if name == "skip_connect":
+        return Identity() if stride == 1 else FactorizedReduce(C, C, affine)
+    if name == "sep_conv_3x3":
+        return SepConv(C, 3, stride, affine)
+    if name == "sep_conv_5x5":
+        return SepConv(C, 5, stride, affine)
+    if name == "dil_conv_3x3":
+        return DilConv(C, 3, stride, affine)
+    if name == "dil_conv_5x5":
+        return DilConv(C, 5, stride, affine)
+    raise ValueError(f"unknown DARTS op {name!r}; valid: {', '.join(CHOICES)}")
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples with probability ``drop_prob``, scaling the kept ones by 1/(1-p)."""
+    if drop_prob <= 0.0:
+        return x
+    keep = 1.0 - drop_prob
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * (mask / keep)

@@ -1,0 +1,219 @@
+"""The DARTS search supernet: cells whose every edge holds all seven real ops (SPEC §1).
+
+``SearchNetwork.forward(x, arch)`` takes
+- an Arch (decision name -> choice index), or a 1-D integer tensor of indices in decision order:
+  each edge runs only its chosen op; ``none`` edges are skipped entirely; a node whose edges are all
+  ``none`` outputs zeros; a cell input that no chosen edge reads is not even preprocessed;
+- a Relaxed float tensor ``[num_decisions, 8]`` (rows in decision order): each edge returns
+  ``sum_o w_o * o(x)``. ``none`` is never computed (it adds zero) and neither is any op whose weight
+  is exactly 0 (its weight then gets no gradient); the ReLU that the conv ops and FactorizedReduce
+  start with is computed once per edge, and each weight is folded into its op's last BatchNorm.
+  Finding the exact zeros reads the weights on the host once per forward.
+On CPU the network runs in channels-last memory format (``cpu_channels_last``), markedly faster there.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasframe import ArchError, Supernet
+
+from .genotype import cell_edges, decision_names
+from .layout import cell_plan, stem
+from .ops import CHOICES, NONE, FactorizedReduce, Op, ReLUConvBN, make_op
+
+NUM_CHOICES = len(CHOICES)
+
+
+class SearchEdge(nn.Module):
+    """One edge of a search cell: every op but ``none``, with BatchNorm affine=False."""
+
+    def __init__(self, C: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.ops = nn.ModuleDict({name: make_op(name, C, stride, affine=False, pool_bn=True) for name in CHOICES[1:]})
+        by_index: list[Op | None] = [None, *self.ops.values()]  # type: ignore[list-item]
+        self._by_index = tuple(by_index)
+        self._relu_first = tuple(op is not None and op.relu_first for op in by_index)
+
+    def op(self, k: int) -> Op:
+        """The op of choice index ``k`` (not ``none``)."""
+        return self._by_index[k]  # type: ignore[return-value]
+
+    def forward_mixed(
+        self,
+        x: torch.Tensor,
+        active: Sequence[int],
+        ws: Sequence[torch.Tensor],
+        wc: Sequence[torch.Tensor],
+        acc: torch.Tensor | None,
+    ) -> torch.Tensor | None:
+        """``acc + sum_{k in active} w_k * op_k(x)``; ``ws``/``wc``: weights as scalars / per channel by index."""
+        xr = None
+        for k in active:
+            if self._relu_first[k] and xr is None:
+                xr = F.relu(x)
+            y = self._by_index[k].forward_mixed(x, xr, ws[k], wc[k])  # type: ignore[union-attr]
+            acc = y if acc is None else acc.add_(y)  # every y is a fresh tensor that no backward needs
+        return acc
+
+
+class SearchCell(nn.Module):
+    """A search cell: preprocess both inputs to C channels, then ``nodes`` nodes over all earlier states."""
+
+    def __init__(
+        self, nodes: int, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
+    ) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.nodes = nodes
+        self.C = C
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=False)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=False)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
+        layout = cell_edges(nodes)
+        self.edges = nn.ModuleList(SearchEdge(C, 2 if reduction and src < 2 else 1) for _, src in layout)
+        self._layout = layout
+        self._node_edges = [[e for e, (n, _) in enumerate(layout) if n == node] for node in range(nodes)]
+        self._input_edges = [[e for e, (_, s) in enumerate(layout) if s == j] for j in (0, 1)]
+
+    def _inputs(self, s0: torch.Tensor, s1: torch.Tensor, used: Sequence[bool]) -> list[torch.Tensor | None]:
+        return [self.preprocess0(s0) if used[0] else None, self.preprocess1(s1) if used[1] else None]
+
+    def _zeros(self, s1: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = s1.shape
+        if self.reduction:
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return s1.new_zeros(n, self.C, h, w)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, choice: Sequence[int]) -> torch.Tensor:
+        """Single path: ``choice`` holds this cell type's choice index per edge."""
+        used = [any(choice[e] != NONE for e in edges) for edges in self._input_edges]
+        states = self._inputs(s0, s1, used)
+        for node in range(self.nodes):
+            acc: torch.Tensor | None = None
+            for e in self._node_edges[node]:
+                k = choice[e]
+                if k == NONE:
+                    continue
+                y = self.edges[e].op(k)(states[self._layout[e][1]])
+                acc = y if acc is None else acc + y
+            states.append(self._zeros(s1) if acc is None else acc)
+        return torch.cat(states[2:], dim=1)
+
+    def forward_mixed(
+        self,
+        s0: torch.Tensor,
+        s1: torch.Tensor,
+        active: Sequence[Sequence[int]],
+        ws: Sequence[Sequence[torch.Tensor]],
+        wc: Sequence[Sequence[torch.Tensor]],
+    ) -> torch.Tensor:
+        used = [any(active[e] for e in edges) for edges in self._input_edges]
+        states = self._inputs(s0, s1, used)
+        for node in range(self.nodes):
+            acc: torch.Tensor | None = None
+            for e in self._node_edges[node]:
+                if active[e]:
+                    acc = self.edges[e].forward_mixed(states[self._layout[e][1]], active[e], ws[e], wc[e], acc)
+            states.append(self._zeros(s1) if acc is None else acc)
+        return torch.cat(states[2:], dim=1)
+
+
+class SearchNetwork(Supernet):
+    """Stem, ``layers`` search cells (reductions at layers//3 and 2*layers//3), global pool, linear."""
+
+    def __init__(
+        self,
+        C: int,
+        layers: int,
+        nodes: int,
+        stem_multiplier: int,
+        num_classes: int,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        self.nodes = nodes
+        self.num_edges = len(cell_edges(nodes))
+        self.decision_names = decision_names(nodes)
+        self.stem = stem(in_channels, C, stem_multiplier)
+        plan = cell_plan(C, layers, nodes, stem_multiplier)
+        self.cells = nn.ModuleList(
+            SearchCell(nodes, s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev) for s in plan
+        )
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(plan[-1].C_out, num_classes)
+
+    # -- arch handling -------------------------------------------------------------------------
+    def _choices(self, arch: Any) -> list[int]:
+        if isinstance(arch, torch.Tensor):
+            if arch.dim() != 1 or arch.numel() != len(self.decision_names):
+                raise ArchError(
+                    f"an integer arch tensor must have shape [{len(self.decision_names)}], got {list(arch.shape)}"
+                )
+            choice = [int(k) for k in arch.tolist()]
+        elif isinstance(arch, Mapping):
+            try:
+                choice = [arch[name] for name in self.decision_names]
+            except KeyError as exc:
+                raise ArchError(f"decision {exc.args[0]!r} of space 'darts' has no choice") from None
+        else:
+            raise ArchError(f"a darts arch is a dict of choices or a tensor of weights, got {type(arch).__name__}")
+        for name, k in zip(self.decision_names, choice):
+            if not 0 <= k < NUM_CHOICES:
+                raise ArchError(f"decision {name!r}: choice {k!r} is not in 0..{NUM_CHOICES - 1}")
+        return choice
+
+    cpu_channels_last = True
+    """Run in channels-last memory format on CPU, where its depthwise and 1x1 convs are much faster."""
+
+    def forward(self, x: torch.Tensor, arch: Any) -> torch.Tensor:
+        if self.cpu_channels_last and x.device.type == "cpu" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if isinstance(arch, torch.Tensor) and arch.is_floating_point():
+            s1 = self._forward_mixed(x, arch)
+        else:
+            s1 = self._forward_discrete(x, self._choices(arch))
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+    def _forward_discrete(self, x: torch.Tensor, choice: list[int]) -> torch.Tensor:
+        E = self.num_edges
+        per_type = (choice[:E], choice[E:])
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, per_type[cell.reduction])
+        return s1
+
+    def _forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        E = self.num_edges
+        if tuple(weights.shape) != (2 * E, NUM_CHOICES):
+            raise ArchError(f"relaxed darts weights must have shape [{2 * E}, {NUM_CHOICES}], got {list(weights.shape)}")
+        # On CPU, one host read finds the exact zeros to skip; on CUDA that read would stall the device
+        # every step, so every op but `none` runs there (a zero weight still contributes nothing).
+        if weights.is_cuda:
+            nonzero = [[True] * (NUM_CHOICES - 1)] * len(weights)
+        else:
+            nonzero = (weights[:, 1:] != 0).tolist()
+        active = [[k + 1 for k, nz in enumerate(row) if nz] for row in nonzero]
+        weights = weights.to(device=x.device, dtype=self.classifier.weight.dtype)
+        per_type = (weights[:E], weights[E:])
+        scalars = [[row.unbind(0) for row in w.unbind(0)] for w in per_type]
+        per_channel: dict[tuple[int, int], list] = {}
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            t = int(cell.reduction)
+            key = (t, cell.C)
+            if key not in per_channel:  # each weight repeated over the cell's channels, for BatchNorm
+                wc = per_type[t].unsqueeze(-1).expand(-1, -1, cell.C).contiguous()
+                per_channel[key] = [row.unbind(0) for row in wc.unbind(0)]
+            a = active[t * E:(t + 1) * E]
+            s0, s1 = s1, cell.forward_mixed(s0, s1, a, scalars[t], per_channel[key])
+        return s1
+
+
+__all__ = ["SearchCell", "SearchEdge", "SearchNetwork"]

@@ -1,0 +1,169 @@
+"""The MBConv search space of MdeNAS and ProxylessNAS: which MBConv block at each of 21 positions."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace
+
+from .blocks import Choice
+from .layout import (
+    CHOICE_SETS,
+    IMAGE_SIZE,
+    VARIANTS,
+    Layout,
+    block_choices,
+    build_layout,
+)
+from .networks import MBConvNet, MBConvSupernet
+
+
+class MBConvSpace(SearchSpace):
+    """21 searchable MBConv blocks on the ProxylessNAS backbone (SPEC §2).
+
+    ``space.variant``: ``auto`` (ImageNet data -> ``imagenet``, anything else -> ``cifar``), ``cifar``
+    (32x32, total stride 8) or ``imagenet`` (224x224, total stride 32). ``space.choices``: ``mdenas``
+    ({3,5,7} x {1,3,6}) or ``proxyless`` ({3,5,7} x {3,6} plus ``skip`` on stride-1 same-width blocks).
+    ``space.width_mult`` scales every width (rounded to a multiple of 8, at least 8); which blocks
+    have a residual and may be skipped is fixed by the widths at 1.0, so an arch fits every width.
+    """
+
+    name = "mbconv"
+    defaults = {"variant": "auto", "choices": "mdenas", "width_mult": 1.0}
+    presets = {
+        "paper": {"train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000},
+        "tiny": {
+            "space.width_mult": 0.25, "train.batch_size": 32, "train.epochs": 2, "data.limit": 600,
+            "data.val_size": 0.5,
+        },
+    }
+    train_presets = {
+        "paper": {"train.batch_size": 96, "train.epochs": 300, "train.lr_min": 0.0},
+        "tiny": {
+            "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "train.lr": 0.05,
+            "data.limit": 2000, "data.test_limit": 500,
+        },
+    }
+
+    def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
+        super().__init__(config, data)
+        variant = self.config["variant"]
+        if variant == "auto":
+            variant = "imagenet" if data.name == "imagenet" else "cifar"
+        if variant not in VARIANTS:
+            raise ConfigError(f"space.variant must be auto, cifar or imagenet, not {variant!r}")
+        choices = self.config["choices"]
+        if choices not in CHOICE_SETS:
+            raise ConfigError(f"space.choices must be one of {', '.join(CHOICE_SETS)}, not {choices!r}")
+        width = self.config["width_mult"]
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+            raise ConfigError(f"space.width_mult must be a positive number, not {width!r}")
+        self.variant: str = variant
+        self.choice_set: str = choices
+        self.width_mult = float(width)
+        self.layout: Layout = build_layout(variant, self.width_mult)
+        self.block_choices: tuple[tuple[Choice, ...], ...] = tuple(
+            block_choices(spec, choices) for spec in self.layout.blocks
+        )
+        self._decisions = tuple(
+            Decision(spec.name, tuple(c.name for c in position))
+            for spec, position in zip(self.layout.blocks, self.block_choices)
+        )
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return self._decisions
+
+    @property
+    def image_size(self) -> int:
+        """The input resolution the variant is designed for (32 or 224)."""
+        return IMAGE_SIZE[self.variant]
+
+    def chosen(self, arch: Arch) -> list[Choice]:
+        """The Choice of every block, in order."""
+        arch = self.check_arch(arch)
+        return [position[arch[d.name]] for d, position in zip(self._decisions, self.block_choices)]
+
+    def build_supernet(self) -> MBConvSupernet:
+        return MBConvSupernet(
+            self.layout, self.block_choices, [d.name for d in self._decisions], self.data.num_classes,
+            self.data.channels,
+        )
+
+    def build_child(self, arch: Arch) -> nn.Module:
+        return MBConvNet(self.layout, self.chosen(arch), self.data.num_classes, self.data.channels)
+
+    def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
+        """Argmax of the scores per block (the first on ties)."""
+        arch: Arch = {}
+        for d in self._decisions:
+            if d.name not in scores:
+                raise ArchError(f"no scores for decision {d.name!r}")
+            s = torch.as_tensor(scores[d.name]).reshape(-1)[: len(d.choices)]
+            if len(s) != len(d.choices):
+                raise ArchError(f"decision {d.name!r} has {len(d.choices)} choices but {len(s)} scores")
+            arch[d.name] = int(torch.argmax(s))
+        return arch
+
+    def arch_to_json(self, arch: Arch) -> dict[str, Any]:
+        blocks: list[Any] = [
+            "skip" if c.is_skip else {"kernel": c.kernel, "expand": c.expand} for c in self.chosen(arch)
+        ]
+        return {"space": self.name, "variant": self.variant, "choices": self.choice_set, "blocks": blocks}
+
+    @classmethod
+    def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """A proxyless arch needs the proxyless choice set (its ``skip`` and expand-3/6-only blocks)."""
+        return {"space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else {}
+
+    def arch_from_json(self, obj: Any) -> Arch:
+        """Read ``{"space": "mbconv", "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
+
+        ``variant`` and ``choices`` are informative: an arch whose blocks are all in this space's
+        choice set is accepted whatever they say (a CIFAR-searched arch may be trained on ImageNet).
+        """
+        if not isinstance(obj, Mapping):
+            raise ArchError(f"an mbconv arch.json is a JSON object with a 'blocks' list, not {type(obj).__name__}")
+        space = obj.get("space", self.name)
+        if space != self.name:
+            raise ArchError(f"arch.json is for space {space!r}, not {self.name!r}: pass --space {space}")
+        for key, allowed in (("variant", VARIANTS), ("choices", tuple(CHOICE_SETS))):
+            if key in obj and obj[key] not in allowed:
+                raise ArchError(f"arch.json {key!r} must be one of {', '.join(allowed)}, not {obj[key]!r}")
+        blocks = obj.get("blocks")
+        if not isinstance(blocks, list):
+            raise ArchError("arch.json has no 'blocks' list (one entry per searchable block)")
+        n = len(self._decisions)
+        if len(blocks) != n:
+            raise ArchError(f"arch.json has {len(blocks)} blocks; the mbconv space has {n}")
+        hint = ""
+        if obj.get("choices", self.choice_set) != self.choice_set:
+            hint = f" (arch.json was written with choices {obj['choices']!r}: pass --set space.choices={obj['choices']})"
+        arch: Arch = {}
+        for i, (entry, d, position) in enumerate(zip(blocks, self._decisions, self.block_choices)):
+            where = f"block {i + 1} ({d.name}, blocks[{i}])"
+            if entry == "skip":
+                choice = Choice(None, None)
+            elif isinstance(entry, Mapping) and set(entry) >= {"kernel", "expand"}:
+                k, e = entry["kernel"], entry["expand"]
+                if not all(isinstance(v, int) and not isinstance(v, bool) for v in (k, e)):
+                    raise ArchError(f"{where}: kernel and expand must be integers, got {k!r} and {e!r}")
+                choice = Choice(k, e)
+            else:
+                raise ArchError(f"{where}: expected {{\"kernel\": k, \"expand\": e}} or \"skip\", got {entry!r}")
+            if choice not in position:
+                if choice.is_skip:
+                    why = (
+                        f"the {self.choice_set} choice set has no skip" if self.choice_set == "mdenas"
+                        else "only stride-1 blocks whose input and output widths match can be skipped"
+                    )
+                    raise ArchError(f"{where} cannot be 'skip': {why}{hint}")
+                allowed = ", ".join(f"({c.kernel},{c.expand})" for c in position if not c.is_skip)
+                raise ArchError(
+                    f"{where}: MBConv(kernel={choice.kernel}, expand={choice.expand}) is not in the "
+                    f"{self.choice_set} choice set; (kernel,expand) must be one of {allowed}{hint}"
+                )
+            arch[d.name] = position.index(choice)
+        return arch

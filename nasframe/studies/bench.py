@@ -1,0 +1,458 @@
+"""Head-to-head benchmarks (``nasframe bench``): every strategy on the same space, data, seeds and budget.
+
+A bench is a grid of *trials*, one per (strategy, seed). Every trial is an ordinary search run
+directory written by :class:`~nasframe.engine.SearchJob` and :class:`~nasframe.loop.Run`, under
+``OUT/trials/<strategy>-seed<k>/``. Fairness comes from how the trial configs are built:
+
+* one resolution per trial with ``strategy_presets=False``: the space's preset decides the supernet,
+  data split and training recipe for everyone; a strategy's preset contributes only its own
+  ``strategy.*`` keys (e.g. random search's candidate count);
+* the same ``--set`` overrides, budget (``train.epochs`` and/or ``budget.seconds``) and seed list for
+  every strategy; the train/validation split depends only on the ``data`` config, which is checked
+  to be identical across trials before anything runs;
+* one evaluation protocol: the engine's validation accuracy of the final architecture with the
+  shared supernet weights (``val_accuracy`` of the search summary) and, with ``retrain_epochs > 0``,
+  the test accuracy after training that architecture from scratch with the space's train preset
+  (:class:`~nasframe.training.TrainJob`, ``OUT/trials/<trial>/retrain/``), identical for all.
+
+``OUT/bench.json`` records the settings (a rerun with other settings is refused);
+``OUT/results.jsonl`` holds one row per finished trial, rewritten atomically after each. A rerun
+with the same ``--out`` skips finished trials and resumes an interrupted one from its checkpoint.
+
+Under a wall-clock budget (``seconds``) the loop stops at the first epoch end at or past the budget,
+so a trial overshoots by less than one epoch; ``train.epochs`` is then a large cap unless given.
+Peak memory is reset before each trial: the CUDA allocator's peak on a GPU, the process's peak
+resident set size on CPU (Linux ``/proc/self/clear_refs``), which includes Python, torch and data.
+"""
+from __future__ import annotations
+
+import copy
+import ctypes
+import gc
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from nasframe.config import PRESETS, config_difference, is_portable, resolve
+from nasframe.engine.device import resolve_device
+from nasframe.engine.loop import Observer, Run
+from nasframe.interfaces import __version__
+from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
+from nasframe.registry import Registry, get_registry
+from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
+from nasframe.storage.run_directory import RunDir
+
+BENCH_FILE = "bench.json"
+RESULTS_FILE = "results.jsonl"
+TRIALS_DIR = "trials"
+RETRAIN_DIR = "retrain"
+FORMAT = 1
+EPOCH_CAP = 1_000_000
+"""``train.epochs`` under a seconds budget when no epoch count is given: the clock decides."""
+
+ROW_KEYS = (
+    "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
+    "latency_ms",
+    "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
+    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops",
+)
+"""Keys of every results.jsonl row (``retrain_*`` are null without retraining)."""
+
+# Settings a rerun may change without making it another bench (as a run's portable keys).
+
+
+def parse_names(text: str, what: str) -> tuple[str, ...]:
+    """``a,b,c`` as a tuple of distinct non-empty names."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise ConfigError(f"--{what} is empty; give a comma-separated list")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"--{what} lists {', '.join(dupes)} more than once")
+    return names
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``0,1,2`` as distinct integers."""
+    parts = parse_names(text, "seeds")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--seeds takes comma-separated integers, not {text!r}") from None
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """What a bench was asked to do. ``settings()`` is what a rerun must repeat exactly."""
+
+    space: str
+    strategies: tuple[str, ...]
+    seeds: tuple[int, ...]
+    preset: str = "paper"
+    epochs: int | None = None
+    seconds: float | None = None
+    retrain_epochs: int = 0
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """``--set`` for the searches (every key but the portable ones is part of the bench's identity)."""
+    retrain_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """``--retrain-set`` for the from-scratch training of each final architecture."""
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ConfigError("--strategies is empty; name at least one strategy (see `nasframe list`)")
+        if not self.seeds:
+            raise ConfigError("--seeds is empty; give at least one seed, e.g. --seeds 0,1,2")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ConfigError("--strategies lists a strategy more than once")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError("--seeds lists a seed more than once")
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; available: {', '.join(PRESETS)}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs must be at least 1 for a bench, not {self.epochs}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ConfigError(f"--budget-seconds must be positive, not {self.seconds}")
+        if self.retrain_epochs < 0:
+            raise ConfigError(f"--retrain-epochs must be 0 or more, not {self.retrain_epochs}")
+        for key in ("seed", "strategy.name", "space.name"):
+            if key in self.overrides:
+                raise ConfigError(f"--set {key}=... is not allowed in a bench: use --seeds, --strategies or --space")
+        for key in ("train.epochs", "budget.seconds"):
+            if key in self.overrides:
+                flag = "--epochs" if key == "train.epochs" else "--budget-seconds"
+                raise ConfigError(f"--set {key}=... is not allowed in a bench: use {flag}, the bench's budget")
+        for key in ("seed", "train.epochs", "space.name"):
+            if key in self.retrain_overrides:
+                raise ConfigError(f"--retrain-set {key}=... is not allowed: the bench sets it (--seeds, --retrain-epochs)")
+
+    def budget_overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.epochs is not None:
+            out["train.epochs"] = self.epochs
+        elif self.seconds is not None:
+            out["train.epochs"] = EPOCH_CAP
+        if self.seconds is not None:
+            out["budget.seconds"] = float(self.seconds)
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        """The bench's identity, as bench.json stores it (without the portable overrides)."""
+        return {
+            "space": self.space,
+            "strategies": list(self.strategies),
+            "seeds": list(self.seeds),
+            "preset": self.preset,
+            "budget": {"epochs": self.epochs, "seconds": self.seconds},
+            "retrain_epochs": self.retrain_epochs,
+            "overrides": {k: v for k, v in self.overrides.items() if not is_portable(k)},
+            "retrain_overrides": {k: v for k, v in self.retrain_overrides.items() if not is_portable(k)},
+        }
+
+
+@dataclass
+class Trial:
+    """One (strategy, seed) search of a bench and, optionally, the from-scratch training of its result."""
+
+    index: int
+    strategy: str
+    seed: int
+    config: dict[str, Any]
+    rundir: RunDir
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-seed{self.seed}"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.strategy, self.seed)
+
+    @property
+    def retrain_dir(self) -> RunDir:
+        return RunDir(self.rundir.path / RETRAIN_DIR)
+
+
+class BenchObserver(Observer):
+    """An :class:`~nasframe.loop.Observer` that also hears about the bench's trials (all no-ops)."""
+
+    def on_bench_start(self, bench: Bench, pending: int) -> None:
+        """The bench starts; ``pending`` of its trials are not finished yet."""
+
+    def on_trial_start(self, bench: Bench, trial: Trial, phase: str) -> None:
+        """``phase`` ``search`` or ``retrain`` of ``trial`` starts (the loop's hooks follow)."""
+
+    def on_trial_end(self, bench: Bench, trial: Trial, row: dict[str, Any], skipped: bool) -> None:
+        """``trial`` is finished; ``skipped`` when an earlier run of the bench had finished it."""
+
+    def on_bench_end(self, bench: Bench, rows: list[dict[str, Any]]) -> None:
+        """Every trial is finished; ``rows`` is results.jsonl."""
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a trial's peak-memory count afresh (CUDA allocator peak; CPU peak RSS on Linux)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # hand freed heap back to the OS, so one trial's garbage is not the next one's peak
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets the peak resident set size (VmHWM, ru_maxrss) of this process
+    except OSError:
+        pass
+
+
+def _shared(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a trial config that must be the same for every trial."""
+    out = copy.deepcopy(dict(config))
+    out.pop("seed", None)
+    out.pop("strategy", None)
+    return out
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    try:
+        return read_jsonl(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NasframeError(f"cannot read {path}: {exc}") from None
+
+
+def read_bench(out: Path) -> dict[str, Any]:
+    """bench.json of a bench directory."""
+    path = Path(out) / BENCH_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NasframeError(f"{out} is not a bench directory: it has no {BENCH_FILE}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NasframeError(f"cannot read {path}: {exc}") from None
+
+
+class Bench:
+    """A head-to-head benchmark: the trials of a :class:`BenchSpec`, run (or resumed) in ``out``."""
+
+    def __init__(self, spec: BenchSpec, out: Path | str, registry: Registry | None = None) -> None:
+        self.spec = spec
+        self.out = Path(out)
+        self.registry = registry or get_registry()
+        self.space_cls = self.registry.space(spec.space)
+        strategy_classes = {name: self.registry.strategy(name) for name in spec.strategies}
+        base = {**spec.overrides, **spec.budget_overrides()}
+        self.trials: list[Trial] = []
+        for seed in spec.seeds:  # seed-major: a strategy's trials are spread over the bench's wall time
+            for name in spec.strategies:
+                config = resolve(self.space_cls, strategy_classes[name], spec.preset, {**base, "seed": seed},
+                                 strategy_presets=False)
+                rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
+                self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
+        self.shared_config = _shared(self.trials[0].config)
+        for trial in self.trials[1:]:
+            diff = config_difference(self.shared_config, _shared(trial.config))
+            if diff:  # cannot happen with strategy_presets=False unless a plugin mutates its config
+                raise NasframeError(f"trial {trial.name} would not share the bench's settings: {'; '.join(diff[:4])}")
+        if spec.retrain_epochs:  # a bad --retrain-set fails now, not after the searches
+            resolve(self.space_cls, None, spec.preset, self.retrain_overrides(spec.seeds[0]), train=True)
+        self.results_path = self.out / RESULTS_FILE
+        self.bench_path = self.out / BENCH_FILE
+
+    # -- settings -------------------------------------------------------------------------------
+    def retrain_overrides(self, seed: int) -> dict[str, Any]:
+        """The from-scratch training config's overrides: same data set, device and seed as the search."""
+        shared = {k: self.shared_config["data"][k.split(".")[1]] for k in ("data.dataset", "data.dir", "data.download")}
+        return {**shared, "device": self.shared_config["device"], **self.spec.retrain_overrides,
+                "train.epochs": self.spec.retrain_epochs, "seed": seed}
+
+    def record(self) -> dict[str, Any]:
+        """bench.json: the settings, the budget as resolved, and the config every trial shares."""
+        budget = {"epochs": int(self.shared_config["train"]["epochs"]),
+                  "seconds": self.shared_config["budget"].get("seconds"),
+                  "epochs_capped": self.spec.epochs is None and self.spec.seconds is not None}
+        shared = copy.deepcopy(self.shared_config)
+        return {
+            "format": FORMAT,
+            "kind": "bench",
+            "settings": self.spec.settings(),
+            "budget": budget,
+            "trials": [{"strategy": t.strategy, "seed": t.seed, "dir": str(t.rundir.path.relative_to(self.out))}
+                       for t in self.trials],
+            "shared_config": shared,
+            "strategy_configs": {t.strategy: t.config["strategy"] for t in self.trials},
+            "portable": {k: v for k, v in self.spec.overrides.items() if is_portable(k)},
+            "versions": {"nasframe": __version__, "torch": torch.__version__},
+        }
+
+    def check_out(self) -> None:
+        """Write bench.json, or check that the one there describes this same bench."""
+        if self.out.exists() and not self.out.is_dir():
+            raise NasframeError(f"--out {self.out} is a file, not a directory")
+        if self.bench_path.exists():
+            saved = read_bench(self.out).get("settings", {})
+            diff = config_difference(saved, self.spec.settings())
+            if diff:
+                raise NasframeError(
+                    f"{self.out} holds another bench ({'; '.join(diff[:6])}); rerun with the same settings "
+                    "to continue it, or choose another --out"
+                )
+            return
+        if RunDir(self.out).holds_run() or self.results_path.exists() or (self.out / TRIALS_DIR).exists():
+            raise NasframeError(f"{self.out} holds something other than a bench (no {BENCH_FILE}); choose another --out")
+        write_json_atomic(self.bench_path, self.record())
+
+    # -- running --------------------------------------------------------------------------------
+    def execute(self, observers: Iterable[Observer] = (), devices: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Run every unfinished trial (resuming an interrupted one); returns results.jsonl's rows.
+
+        With two or more ``devices`` the trials run in parallel, one process per device; every trial
+        is independent and seeded, so the rows are those of running them one after another.
+        """
+        observers = list(observers)
+        bench_obs = [o for o in observers if isinstance(o, BenchObserver)]
+        self.check_out()
+        done = {(r.get("strategy"), r.get("seed")): r for r in read_results(self.results_path)}
+        pending = [t for t in self.trials if t.key not in done]
+        for obs in bench_obs:
+            obs.on_bench_start(self, len(pending))
+        if len(devices) > 1:
+            return self._execute_parallel(pending, done, devices, bench_obs)
+        for trial in self.trials:
+            if trial.key in done:
+                for obs in bench_obs:
+                    obs.on_trial_end(self, trial, done[trial.key], True)
+                continue
+            try:
+                row = self.run_trial(trial, observers, bench_obs)
+            except Interrupted:
+                raise Interrupted(
+                    f"interrupted in trial {trial.name}; {self.out} keeps the finished trials and this "
+                    f"trial's last checkpoint. Continue with the same command and --out {self.out}"
+                ) from None
+            self._record(trial, row, done, bench_obs)
+        return self._end(done, bench_obs)
+
+    def _record(self, trial: Trial, row: dict[str, Any], done: dict[tuple[str, int], dict[str, Any]],
+                bench_obs: Sequence[BenchObserver]) -> None:
+        """A finished trial's row goes to disk at once: an interrupted bench keeps it."""
+        done[trial.key] = row
+        self.write_results(done)
+        for obs in bench_obs:
+            obs.on_trial_end(self, trial, row, False)
+
+    def _end(self, done: Mapping[tuple[str, int], dict[str, Any]], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
+        rows = self.ordered(done)
+        for obs in bench_obs:
+            obs.on_bench_end(self, rows)
+        return rows
+
+    def _execute_parallel(self, pending: list[Trial], done: dict[tuple[str, int], dict[str, Any]],
+                          devices: Sequence[str], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        for device in devices:
+            resolve_device(device)  # a bad device name fails before any process starts
+        context = multiprocessing.get_context("spawn")
+        free = context.Queue()
+        for device in devices:
+            free.put(device)
+        with ProcessPoolExecutor(len(devices), mp_context=context, initializer=_claim_device,
+                                 initargs=(free, len(devices))) as pool:
+            futures = {pool.submit(_run_trial_on_claimed_device, self.spec, str(self.out), t.index): t
+                       for t in pending}
+            for obs in bench_obs:
+                for trial in pending:
+                    obs.on_trial_start(self, trial, "search")
+            for future in as_completed(futures):
+                self._record(futures[future], future.result(), done, bench_obs)
+        return self._end(done, bench_obs)
+
+    def ordered(self, done: Mapping[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+        return [done[t.key] for t in self.trials if t.key in done]
+
+    def write_results(self, done: Mapping[tuple[str, int], dict[str, Any]]) -> None:
+        write_jsonl_atomic(self.results_path, self.ordered(done))
+
+    def run_trial(self, trial: Trial, observers: Sequence[Observer], bench_obs: Sequence[BenchObserver]) -> dict[str, Any]:
+        """The trial's search (resumed when its directory holds one) and its retraining; its results row."""
+        from nasframe.engine.search import SearchJob
+
+        device = resolve_device(trial.config["device"])
+        if trial.rundir.is_finished():
+            summary = trial.rundir.read_summary()
+        else:
+            for obs in bench_obs:
+                obs.on_trial_start(self, trial, "search")
+            reset_peak_memory(device)
+            job = SearchJob(copy.deepcopy(trial.config), self.registry)
+            summary = Run(job, trial.rundir, observers).execute(resume=trial.rundir.config.exists())
+        retrain = None
+        if self.spec.retrain_epochs:
+            retrain = self.retrain(trial, summary["arch"], observers, bench_obs)
+        return trial_row(trial, summary, retrain, self.out)
+
+    def retrain(self, trial: Trial, arch_json: dict[str, Any], observers: Sequence[Observer],
+                bench_obs: Sequence[BenchObserver]) -> dict[str, Any]:
+        from nasframe.engine.training import TrainJob, train_config
+
+        rundir = trial.retrain_dir
+        if rundir.is_finished():
+            return rundir.read_summary()
+        for obs in bench_obs:
+            obs.on_trial_start(self, trial, "retrain")
+        config = train_config(arch_json, self.spec.preset, self.retrain_overrides(trial.seed), self.registry)
+        reset_peak_memory(resolve_device(config["device"]))
+        return Run(TrainJob(config, self.registry), rundir, observers).execute(resume=rundir.config.exists())
+
+
+_claimed_device: str | None = None
+
+
+def _claim_device(free: Any, workers: int) -> None:
+    """Worker initializer: take one device for the worker's lifetime and a fair share of the CPU threads."""
+    import os
+
+    global _claimed_device
+    _claimed_device = free.get()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _run_trial_on_claimed_device(spec: BenchSpec, out: str, index: int) -> dict[str, Any]:
+    """One trial in a worker process, on the worker's device (the device is no part of a run's identity)."""
+    bench = Bench(spec, out)
+    assert _claimed_device is not None
+    bench.shared_config["device"] = _claimed_device
+    trial = bench.trials[index]
+    trial.config["device"] = _claimed_device
+    return bench.run_trial(trial, [], [])
+
+
+def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, Any] | None, out: Path) -> dict[str, Any]:
+    """One results.jsonl row: the search summary's metrics plus the from-scratch test accuracy."""
+    retrain = retrain or {}
+    return {
+        "strategy": trial.strategy,
+        "seed": trial.seed,
+        "trial": str(trial.rundir.path.relative_to(out)),
+        "arch": summary.get("arch"),
+        "val_accuracy": summary.get("val_accuracy"),
+        "val_loss": summary.get("val_loss"),
+        "retrain_test_accuracy": retrain.get("test_accuracy"),
+        "params": summary.get("params"),
+        "flops": summary.get("flops"),
+        "latency_ms": summary.get("latency_ms"),
+        "search_seconds": summary.get("search_seconds"),
+        "images_per_second": summary.get("images_per_second"),
+        "peak_memory_bytes": summary.get("peak_memory_bytes"),
+        "epochs": summary.get("epochs"),
+        "budget": summary.get("budget"),
+        "retrain_epochs": retrain.get("epochs"),
+        "retrain_seconds": retrain.get("train_seconds"),
+        "retrain_params": retrain.get("params"),
+        "retrain_flops": retrain.get("flops"),
+    }

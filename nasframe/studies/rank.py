@@ -1,0 +1,334 @@
+"""The performance-ranking study behind ``nasframe rank`` (SPEC §6, MdeNAS Figure 4).
+
+Sample N architectures, train each and validate it after every epoch, then compare every epoch's
+ranking with the final one (Kendall's τ-b). Two evaluators:
+
+* ``scratch``: each architecture's child network trains from scratch on the training part of the
+  training set and is validated on the held-out validation part (never the test set); each is an
+  ordinary resumable run directory ``OUT/archs/<i>/`` driven by the shared epoch loop.
+* ``supernet``: one weight-sharing supernet trains single paths drawn uniformly from the N
+  architectures (one per step) and validates each of them with the shared weights after every
+  epoch; one run directory ``OUT/supernet/``.
+
+``OUT/study.json`` pins the settings and the sampled architectures: rerunning the same command
+skips finished architectures and resumes an unfinished one; other settings on the same ``OUT``
+are refused. Results: ``rank.jsonl`` (one line per architecture, per-epoch validation accuracy and
+loss), ``tau.json`` (τ and p_τ per epoch, their mean) and ``rank.png`` (with matplotlib).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from nasframe.config import config_difference, resolve, run_hash
+from nasframe.data import DataModule, build_data
+from nasframe.engine.loop import Job, Observer, Progress, Run, stream_seed
+from nasframe.engine.search import SupernetJob
+from nasframe.engine.training import TrainJob
+from nasframe.interfaces.errors import Interrupted, NasframeError
+from nasframe.measure.memory import peak_memory_bytes
+from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, mean_tau, p_tau
+from nasframe.registry import Registry, get_registry
+from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
+from nasframe.storage.run_directory import RunDir
+
+EVALUATORS = ("scratch", "supernet")
+STUDY_FILE = "study.json"
+RANK_FILE = "rank.jsonl"
+TAU_FILE = "tau.json"
+PLOT_FILE = "rank.png"
+PLOT_HINT = "plot skipped: matplotlib is not installed (pip install matplotlib)"
+NOTE = (
+    f"MdeNAS reports a mean τ of {PAPER_MEAN_TAU} on full CIFAR-10; absolute numbers from a small or "
+    "JPEG-recompressed subset, a tiny preset or few epochs are not comparable with it."
+)
+
+
+class ValTrainJob(TrainJob):
+    """``TrainJob`` on the search split: trains on the training part, validates on the held-out part."""
+
+    kind = "rank-train"
+
+    def load_data(self) -> DataModule:
+        data = build_data(self.config, self.device, purpose="search")
+        cutout = int(self.config["data"].get("cutout") or 0)
+        if cutout and hasattr(data.train, "cutout"):  # the training recipe's cutout (the search split has none)
+            data.train.cutout = cutout
+        return DataModule(data.info, data.train, data.val, data.val)
+
+    def test(self) -> dict[str, float]:
+        out = super().test()  # runs on self.data.test, which is the validation split here
+        return {"val_loss": out["test_loss"], "val_accuracy": out["test_accuracy"]}
+
+    def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        summary = super().finish(rundir, events, elapsed)
+        summary.pop("test_accuracy", None)
+        summary.pop("test_loss", None)
+        last = events[-1] if events else {}
+        summary["val_accuracy"] = last.get("val_accuracy")
+        summary["val_loss"] = last.get("val_loss")
+        return summary
+
+
+class SupernetRankJob(SupernetJob):
+    """One supernet trained with uniform single paths over the study's architectures, each validated per epoch."""
+
+    kind = "rank-supernet"
+
+    def setup(self) -> None:
+        super().setup()
+        self.archs = [self.space.arch_from_json(a) for a in self.config["archs"]]
+
+    def train_epoch(self, progress: Progress) -> dict[str, Any]:
+        assert self.run is not None
+        ctx = self.ctx
+        lr = self.start_epoch(progress)
+        steps = len(self.data.train)
+        for i, batch in enumerate(self.data.train.epoch(self.generators["data"])):
+            pick = int(torch.randint(len(self.archs), (), generator=self.generators["strategy"]))
+            ctx.train_weights(batch, self.archs[pick])
+            ctx.step += 1
+            self.run.step_done(i + 1, steps)
+        self.world.average_buffers(self.supernet)
+        record: dict[str, Any] = {**ctx.epoch_metrics(), "lr": lr}
+        feedback = [ctx.evaluate(arch) for arch in self.archs]
+        record["val_accuracy"] = [f.accuracy for f in feedback]
+        record["val_loss"] = [f.loss for f in feedback]
+        return record
+
+    def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        last = events[-1] if events else {}
+        return {
+            "space": self.space_cls.name,
+            "evaluator": "supernet",
+            "archs": len(self.archs),
+            "val_accuracy": last.get("val_accuracy"),
+            "val_loss": last.get("val_loss"),
+            "supernet_params": self.supernet_params,
+            "epochs": len(events),
+            "train_seconds": round(elapsed, 3),
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }
+
+
+class StudyObserver(Observer):
+    """An Observer of every run of the study, told also when each architecture (or the supernet) starts."""
+
+    def on_arch_start(self, index: int, total: int, finished: bool) -> None:
+        """Architecture ``index`` of ``total`` starts (``finished``: already done, it will be skipped)."""
+
+
+def study_config(space: str, evaluator: str, preset: str, overrides: dict[str, Any],
+                 registry: Registry | None = None) -> dict[str, Any]:
+    """The resolved config every architecture of the study shares (the training recipe for ``scratch``,
+    the space's search setting for ``supernet``)."""
+    if evaluator not in EVALUATORS:
+        raise NasframeError(f"unknown ranking evaluator {evaluator!r}; available: {', '.join(EVALUATORS)}")
+    registry = registry or get_registry()
+    return resolve(registry.space(space), None, preset, overrides, train=evaluator == "scratch")
+
+
+def sample_archs(config: dict[str, Any], samples: int, registry: Registry | None = None) -> list[dict[str, Any]]:
+    """``samples`` architectures as arch.json objects: ``space.sample_final`` from the seed's ``rank`` stream."""
+    space = (registry or get_registry()).build_space(config)
+    generator = torch.Generator().manual_seed(stream_seed(int(config["seed"]), "rank"))
+    return [space.arch_to_json(space.sample_final(generator)) for _ in range(samples)]
+
+
+@dataclass
+class Study:
+    """One ranking study on disk: settings, sampled architectures, and where each one trains."""
+
+    out: Path
+    space: str
+    samples: int
+    evaluator: str
+    preset: str
+    config: dict[str, Any]
+    archs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return {"kind": "rank", "space": self.space, "samples": self.samples, "evaluator": self.evaluator,
+                "preset": self.preset, "config": self.config, "archs": self.archs}
+
+    def arch_dir(self, index: int) -> RunDir:
+        return RunDir(self.out / "archs" / str(index))
+
+    @property
+    def supernet_dir(self) -> RunDir:
+        return RunDir(self.out / "supernet")
+
+
+def open_study(out: Path, space: str, samples: int, evaluator: str, preset: str, overrides: dict[str, Any],
+               registry: Registry | None = None) -> Study:
+    """Start a study in ``out``, or reopen the one there when its settings are the same; refuse otherwise."""
+    if samples < 2:
+        raise NasframeError(f"a ranking needs at least 2 architectures, got --samples {samples}")
+    config = study_config(space, evaluator, preset, overrides, registry)
+    if int(config["train"]["epochs"]) < 1:
+        raise NasframeError("a ranking study needs at least 1 epoch (--epochs)")
+    study = Study(Path(out), space, samples, evaluator, preset, config, sample_archs(config, samples, registry))
+    path = study.out / STUDY_FILE
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise NasframeError(f"cannot read {path}: {exc}") from None
+        diff = config_difference({k: v for k, v in saved.items() if k != "config"},
+                            {k: v for k, v in study.record.items() if k != "config"})
+        if run_hash(saved.get("config", {})) != run_hash(config):
+            diff += config_difference(saved.get("config", {}), config)
+        if diff:
+            raise NasframeError(
+                f"{study.out} holds a ranking study with other settings (" + "; ".join(diff[:6])
+                + "); rerun it with its own settings to continue it, or choose another --out"
+            )
+    else:
+        if study.out.exists() and not study.out.is_dir():
+            raise NasframeError(f"--out {study.out} is a file, not a directory")
+        if study.out.exists() and any(study.out.iterdir()):
+            raise NasframeError(f"{study.out} is not empty and holds no ranking study ({STUDY_FILE}); "
+                                "choose another --out")
+        write_json_atomic(path, study.record)
+    return study
+
+
+def train_study(study: Study, observers: Sequence[Observer] = (), registry: Registry | None = None
+                ) -> list[dict[str, Any]]:
+    """Train (or finish training) every architecture; rank.jsonl's records, in sample order (not yet written)."""
+    registry = registry or get_registry()
+    observers = list(observers)
+
+    def announce(index: int, total: int, finished: bool) -> None:
+        for obs in observers:
+            if isinstance(obs, StudyObserver):
+                obs.on_arch_start(index, total, finished)
+
+    def execute(job: Job, rundir: RunDir) -> dict[str, Any]:
+        try:
+            return Run(job, rundir, observers).execute(resume=rundir.holds_run())
+        except Interrupted:
+            raise Interrupted(
+                f"interrupted; {study.out} keeps every finished architecture and the last checkpoint of "
+                f"{rundir.path.relative_to(study.out)}. Continue with the same command and --out {study.out}"
+            ) from None
+
+    records = []
+    if study.evaluator == "scratch":
+        for i, arch in enumerate(study.archs):
+            rundir = study.arch_dir(i)
+            announce(i, len(study.archs), rundir.is_finished())
+            config = copy.deepcopy(study.config)
+            config["arch"] = arch
+            summary = execute(ValTrainJob(config, registry), rundir)
+            events = rundir.read_events()
+            record = {"index": i, "arch": arch,
+                      "val_accuracy": [e["val_accuracy"] for e in events],
+                      "val_loss": [e["val_loss"] for e in events]}
+            record.update({k: summary[k] for k in ("params", "flops") if k in summary})
+            records.append(record)
+    else:
+        rundir = study.supernet_dir
+        announce(0, 1, rundir.is_finished())
+        config = copy.deepcopy(study.config)
+        config["archs"] = study.archs
+        execute(SupernetRankJob(config, registry), rundir)
+        events = rundir.read_events()
+        for i, arch in enumerate(study.archs):
+            records.append({"index": i, "arch": arch,
+                            "val_accuracy": [e["val_accuracy"][i] for e in events],
+                            "val_loss": [e["val_loss"][i] for e in events]})
+    return records
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def tau_record(records: Sequence[dict[str, Any]], evaluator: str = "") -> dict[str, Any]:
+    """τ-b and p_τ of every epoch's ranking against the final epoch's, by validation accuracy (and by loss)."""
+    taus = epoch_taus([r["val_accuracy"] for r in records])
+    taus_loss = epoch_taus([r["val_loss"] for r in records])
+    mean, mean_loss = mean_tau(taus), mean_tau(taus_loss)
+    return {
+        "metric": "val_accuracy",
+        "reference": "final epoch",
+        "samples": len(records),
+        "evaluator": evaluator,
+        "epochs": [
+            {"epoch": e + 1, "tau": _finite(t), "p_tau": _finite(p_tau(t)),
+             "tau_loss": _finite(tl), "p_tau_loss": _finite(p_tau(tl))}
+            for e, (t, tl) in enumerate(zip(taus, taus_loss))
+        ],
+        "mean_over": "epochs before the final one (whose τ with itself is 1)",
+        "mean_tau": _finite(mean),
+        "mean_p_tau": _finite(p_tau(mean)),
+        "mean_tau_loss": _finite(mean_loss),
+        "mean_p_tau_loss": _finite(p_tau(mean_loss)),
+        "paper_mean_tau": PAPER_MEAN_TAU,
+        "note": NOTE,
+    }
+
+
+def write_results(study: Study, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Write rank.jsonl and tau.json of a trained study; returns tau.json's content."""
+    write_jsonl_atomic(study.out / RANK_FILE, list(records))
+    tau = tau_record(records, study.evaluator)
+    write_json_atomic(study.out / TAU_FILE, tau)
+    return tau
+
+
+def load_results(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """rank.jsonl and tau.json of a finished study (for re-rendering)."""
+    from nasframe.storage.atomic import read_jsonl
+
+    records = read_jsonl(out / RANK_FILE)
+    if not records:
+        raise NasframeError(f"{out} holds no {RANK_FILE}: not a finished ranking study")
+    return records, json.loads((out / TAU_FILE).read_text())
+
+
+def plot_study(path: Path, records: Sequence[dict[str, Any]], tau: dict[str, Any]) -> bool:
+    """Figure 4-like PNG: validation accuracy and loss per epoch of every architecture, and τ / p_τ per epoch.
+
+    Returns False (writing nothing) when matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    acc_ax, loss_ax, tau_ax = fig.subplots(1, 3)
+    for r in records:
+        epochs = range(1, len(r["val_accuracy"]) + 1)
+        acc_ax.plot(epochs, [100 * a for a in r["val_accuracy"]], marker=".", linewidth=1, label=f"arch {r['index']}")
+        loss_ax.plot(epochs, r["val_loss"], marker=".", linewidth=1)
+    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    loss_ax.set(title="Validation loss", xlabel="epoch", ylabel="cross-entropy")
+    if len(records) <= 12:
+        acc_ax.legend(fontsize="x-small")
+    rows = tau["epochs"]
+    xs = [row["epoch"] for row in rows]
+    nan = float("nan")
+    tau_ax.plot(xs, [nan if row["tau"] is None else row["tau"] for row in rows], marker="o", label="τ")
+    tau_ax.plot(xs, [nan if row["p_tau"] is None else row["p_tau"] for row in rows], marker="s", label="p_τ")
+    if tau.get("mean_tau") is not None:
+        tau_ax.axhline(tau["mean_tau"], linestyle="--", color="C0", linewidth=1, label=f"mean τ {tau['mean_tau']:.3f}")
+    tau_ax.axhline(PAPER_MEAN_TAU, linestyle=":", color="grey", linewidth=1, label=f"paper mean τ {PAPER_MEAN_TAU}")
+    tau_ax.set(title="Ranking vs final epoch (Kendall τ-b)", xlabel="epoch", ylim=(-1.05, 1.05))
+    tau_ax.legend(fontsize="x-small")
+    for ax in (acc_ax, loss_ax, tau_ax):
+        ax.grid(alpha=0.3)
+        if xs:
+            ax.set_xticks(xs if len(xs) <= 20 else xs[:: max(len(xs) // 10, 1)])
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return True
