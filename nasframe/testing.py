@@ -24,6 +24,53 @@ def subset_dir() -> Path | None:
     return None
 
 
+def write_cifar_like(root: Path, train: int = 2000, test: int = 500, seed: int = 0) -> Path:
+    """A small CIFAR-10 look-alike in torchvision's layout under ``root``, for tests on a fresh clone.
+
+    Each class is a coloured grating of its own orientation under uniform noise, so a tiny network
+    learns it above chance within an epoch; the files are pickled as torchvision ships them.
+    """
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+
+    def images(n: int) -> tuple[np.ndarray, list[int]]:
+        labels = rng.integers(0, 10, n)
+        angle = labels[:, None, None] * np.pi / 10
+        phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+        wave = np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * 0.6 + phase)  # [n, 32, 32]
+        tint = np.stack([np.cos(labels * 0.6), np.sin(labels * 0.9), np.cos(labels * 1.3)], 1)[:, :, None, None]
+        pixels = 128 + 60 * wave[:, None] * (0.6 + 0.4 * tint) + rng.uniform(-50, 50, (n, 3, 32, 32))
+        return np.clip(pixels, 0, 255).astype(np.uint8).reshape(n, 3072), labels.tolist()
+
+    for name, n in (("data_batch_1", train), ("test_batch", test)):
+        data, labels = images(n)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": labels}, f, protocol=2)
+    return root
+
+
+def cifar_data_dir() -> Path:
+    """The real subset when it is beside the checkout, else a look-alike generated once per process."""
+    global _generated
+    found = subset_dir()
+    if found is not None:
+        return found
+    if _generated is None:
+        import tempfile
+
+        _generated = write_cifar_like(Path(tempfile.mkdtemp(prefix="nasframe-cifar-like-")))
+    return _generated
+
+
+_generated: Path | None = None
+
+
 def install_plugin(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str],
                    version: str = "0.1.0") -> Path:
     """Write a minimal installed distribution (dist-info with entry points) under ``root``.
@@ -71,10 +118,9 @@ def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: 
     from nasframe.storage.run_directory import RunDir
 
     registry = get_registry()
-    data = data_dir or subset_dir()
-    overrides: dict[str, Any] = {"train.epochs": epochs, "seed": seed, "device": "cpu", "data.download": False}
-    if data is not None:
-        overrides["data.dir"] = str(data)
+    data = data_dir or cifar_data_dir()
+    overrides: dict[str, Any] = {"train.epochs": epochs, "seed": seed, "device": "cpu", "data.download": False,
+                                 "data.dir": str(data)}
     overrides.update(sets or {})
     config = resolve(registry.space(space), registry.strategy(strategy), "tiny", overrides)
     return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)

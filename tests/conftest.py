@@ -12,12 +12,21 @@ import torch
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-from nasframe.testing import subset_dir  # noqa: E402 - threads are set before torch work starts
+from nasframe.testing import cifar_data_dir, subset_dir  # noqa: E402 - threads are set before torch work starts
 
 
 @pytest.fixture(scope="session")
 def cifar_dir() -> Path:
-    """The real CIFAR-10 subset beside the checkout; tests that need real images skip without it."""
+    """Real CIFAR-10 images when the subset is beside the checkout, else a generated look-alike (fresh clones).
+
+    ``NASFRAME_TEST_DATA=generated`` (any value that is not a folder) forces the look-alike.
+    """
+    return cifar_data_dir()
+
+
+@pytest.fixture(scope="session")
+def real_cifar_dir() -> Path:
+    """The real CIFAR-10 subset, for tests whose claim is about real images; they skip without it."""
     path = subset_dir()
     if path is None:
         pytest.skip("the CIFAR-10 subset (../shared/data/cifar10-subset) is not beside this checkout")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nasframe.engine.search import SearchContext
+from nasframe.engine.context import EngineContext
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.gradient_strategy import masked_softmax
 from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
@@ -89,7 +89,7 @@ def batch(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make(order: int = 1, seed: int = 0, lr: float = 0.5, weight_decay: float = 0.05, init_scale: float = 0.5,
-         warm: bool = True) -> tuple[Darts, SearchContext]:
+         warm: bool = True) -> tuple[Darts, EngineContext]:
     """A real SearchContext around the toy supernet; ``warm`` takes one SGD step so momentum exists."""
     torch.manual_seed(seed)
     space = ToySpace()
@@ -98,7 +98,7 @@ def make(order: int = 1, seed: int = 0, lr: float = 0.5, weight_decay: float = 0
     val = batch(100)
     data = SimpleNamespace(val=SimpleNamespace(sample=lambda n, g: val))
     config = {"train": {"batch_size": 8, "grad_clip": None}}
-    ctx = SearchContext(config, space, net, opt, data, None, torch.device("cpu"),  # type: ignore[arg-type]
+    ctx = EngineContext(config, space, net, opt, data, None, torch.device("cpu"),  # type: ignore[arg-type]
                         torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1))
     s = Darts({"order": order, "init_scale": init_scale})
     s.space, s.ctx = space, ctx
@@ -108,7 +108,7 @@ def make(order: int = 1, seed: int = 0, lr: float = 0.5, weight_decay: float = 0
     return s, ctx
 
 
-def exact_hypergradient(s: Darts, ctx: SearchContext, train: Any, val: Any) -> torch.Tensor:
+def exact_hypergradient(s: Darts, ctx: EngineContext, train: Any, val: Any) -> torch.Tensor:
     """d/dα L_val(w'(α), α) with autograd through the virtual step w'(α) (no finite difference)."""
     net, opt = ctx.supernet, ctx.optimizer
     group = opt.param_groups[0]
@@ -186,7 +186,7 @@ def test_second_order_gradient_matches_exact_hypergradient() -> None:
     assert rel_err(got + second_term, exact) > 5e-2  # i.e. an error of 2 in the (2ε) would be caught
 
 
-def _val_grad_at_virtual_step(s: Darts, ctx: SearchContext, train: Any, val: Any) -> torch.Tensor:
+def _val_grad_at_virtual_step(s: Darts, ctx: EngineContext, train: Any, val: Any) -> torch.Tensor:
     """∇α L_val(w', α) alone (the first term of the second-order gradient)."""
     net, opt = ctx.supernet, ctx.optimizer
     group = opt.param_groups[0]
@@ -317,7 +317,7 @@ def test_second_order_on_darts_space_follows_the_spec_formula() -> None:
 
     train, val, warm = images(), images(), images()
     data = SimpleNamespace(val=SimpleNamespace(sample=lambda n, gen: val))
-    ctx = SearchContext({"train": {"batch_size": 4, "grad_clip": 5.0}}, space, net, opt, data, None,  # type: ignore[arg-type]
+    ctx = EngineContext({"train": {"batch_size": 4, "grad_clip": 5.0}}, space, net, opt, data, None,  # type: ignore[arg-type]
                         torch.device("cpu"), torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     s = Darts({"order": 2, "init_scale": 0.5})
     s.space, s.ctx = space, ctx

@@ -10,7 +10,7 @@ import nasframe
 from nasframe import testing
 from nasframe.interfaces import hooks as hookspecs
 from nasframe.registry import get_registry
-from nasframe.testing import install_plugin, plugin_path, subset_dir, tiny_search
+from nasframe.testing import install_plugin, plugin_path, tiny_search
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -35,7 +35,7 @@ def first_block(text: str, lang: str) -> str:
     [(GUIDE, "## A plugin in ten lines"), (ROOT / "README.md", "## A strategy plugin")],
     ids=["docs-plugins", "readme"],
 )
-def test_plugin_example_registers_from_a_distribution_and_runs_a_tiny_search(tmp_path, path, heading):
+def test_plugin_example_registers_from_a_distribution_and_runs_a_tiny_search(tmp_path, path, heading, cifar_dir):
     code = first_block(section(path, heading), "python")
     root = install_plugin(tmp_path / "site", "nasframe-doc-example", {"doc-example": "doc_example"},
                           {"doc_example": code}, version="9.9.9")
@@ -45,9 +45,7 @@ def test_plugin_example_registers_from_a_distribution_and_runs_a_tiny_search(tmp
         ours = [reg for reg in registry.strategies.values() if reg.plugin == "doc-example"]
         assert [(r.distribution, r.version) for r in ours] == [("nasframe-doc-example", "9.9.9")]
         assert issubclass(ours[0].cls, nasframe.Strategy)
-        if subset_dir() is None:
-            pytest.skip("registered; the tiny search needs the CIFAR-10 subset beside the checkout")
-        summary = tiny_search(ours[0].name, "darts", tmp_path / "run", sets={"data.limit": 200})
+        summary = tiny_search(ours[0].name, "darts", tmp_path / "run", data_dir=cifar_dir, sets={"data.limit": 200})
     assert summary["strategy"] == ours[0].name and summary["arch"]["space"] == "darts"
 
 

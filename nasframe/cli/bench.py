@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nasframe.cli import cli
-from nasframe.cli.display import console, fmt
+from nasframe.cli.display import ProgressDisplay, console, fmt
 from nasframe.config import PRESETS, parse_sets
 from nasframe.engine.loop import HookObserver
 from nasframe.registry import get_registry
@@ -17,23 +16,13 @@ from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, BenchSpec, T
 from nasframe.studies.report import bench_table, print_rich
 
 
-class BenchProgress(BenchObserver):
+class BenchProgress(ProgressDisplay, BenchObserver):
     """One display for the whole bench: trials done of all, the current trial's epochs and steps."""
 
     def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=console, transient=False,
-        )
+        super().__init__()
         self.bench_task = self.epoch_task = self.step_task = None
         self.seconds: float | None = None
-
-    def __enter__(self) -> BenchProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
 
     def on_bench_start(self, bench: Bench, pending: int) -> None:
         total = len(bench.trials)

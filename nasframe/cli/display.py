@@ -5,7 +5,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from nasframe.engine.loop import Observer
@@ -23,23 +30,30 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-class RunDisplay(Observer):
-    """One progress bar over epochs and one over the current epoch's steps, with the last metrics."""
+class ProgressDisplay:
+    """The bars of every long command (run, train, bench, rank), built one way and used as a context manager."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=console, transient=False,
+            TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console, transient=False,
         )
-        self.title = title
-        self.epochs = self.steps = None
 
-    def __enter__(self) -> RunDisplay:
+    def __enter__(self) -> ProgressDisplay:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+
+
+class RunDisplay(ProgressDisplay, Observer):
+    """One progress bar over epochs and one over the current epoch's steps, with the last metrics."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title = title
+        self.epochs = self.steps = None
 
     def on_run_start(self, run: Any) -> None:
         self.epochs = self.progress.add_task(self.title, total=run.job.num_epochs, completed=run.epoch, status="")

@@ -7,11 +7,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nasframe.cli import cli
-from nasframe.cli.display import console
+from nasframe.cli.display import ProgressDisplay, console
 from nasframe.cli.options import overrides_from
 from nasframe.config import PRESETS
 from nasframe.engine.loop import HookObserver
@@ -33,23 +32,13 @@ from nasframe.studies.rank import (
 )
 
 
-class StudyDisplay(StudyObserver):
+class StudyDisplay(ProgressDisplay, StudyObserver):
     """Bars over the architectures, the current one's epochs, and the current epoch's steps."""
 
     def __init__(self, title: str) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=console, transient=False,
-        )
+        super().__init__()
         self.title = title
         self.archs = self.epochs = self.steps = None
-
-    def __enter__(self) -> StudyDisplay:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
 
     def on_arch_start(self, index: int, total: int, finished: bool) -> None:
         if self.archs is None:
