@@ -1,4 +1,4 @@
-"""The DARTS cell space (SPEC §1), through its public interface, at tiny sizes."""
+"""The DARTS cell space (docs/algorithms.md#darts-cell-space), through its public interface, at tiny sizes."""
 from __future__ import annotations
 
 import copy

@@ -297,8 +297,8 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     assert json.loads((out / "arch.json").read_text()) == want
 
 
-def test_second_order_on_darts_space_follows_the_spec_formula() -> None:
-    """The real DARTS supernet (C=4, 3 cells, 8x8, float64) against SPEC §4 written out with functional_call.
+def test_second_order_on_darts_space_follows_the_documented_formula() -> None:
+    """The real DARTS supernet (C=4, 3 cells, 8x8, float64) vs docs/algorithms.md#darts-first-and-second-order, via functional_call.
 
     Not against the autograd hypergradient: ReLU and max-pool kinks make the finite difference at
     ε = 0.01/‖∇w'‖ differ from the almost-everywhere Hessian on such a small network; the smooth toy

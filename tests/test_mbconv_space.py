@@ -1,4 +1,4 @@
-"""The MBConv space (SPEC §2): blocks, backbone, supernet, child networks, derive and arch.json."""
+"""The MBConv space (docs/algorithms.md#mbconv-space): blocks, backbone, supernet, child networks, derive and arch.json."""
 from __future__ import annotations
 
 import json
@@ -16,8 +16,8 @@ from nasframe.search_spaces.mbconv import MBConv, MBConvSpace
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)
 IMAGENET = DataInfo("imagenet", num_classes=1000, image_size=224)
-# SPEC §2, written out again so the tests do not read the layout back from the code under test
-SPEC_STAGES = [(24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2), (320, 1, 1)]
+# docs/algorithms.md#mbconv-space, written out again so the tests do not read the layout back from the code under test
+PROXYLESS_STAGES = [(24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2), (320, 1, 1)]
 
 
 def tiny(choices: str = "mdenas", data: DataInfo = CIFAR, **config) -> MBConvSpace:
@@ -60,7 +60,7 @@ def test_proxyless_skip_is_offered_exactly_on_stride1_same_width_blocks(variant)
     space = tiny("proxyless", variant=variant)
     expected_skippable = []
     cin = 16
-    for s, (width, count, stride) in enumerate(SPEC_STAGES):
+    for s, (width, count, stride) in enumerate(PROXYLESS_STAGES):
         if variant == "cifar" and s == 0:
             stride = 1
         for j in range(count):
@@ -118,7 +118,7 @@ def test_mbconv_expand_1_has_no_expansion_conv():
 
 
 def expected_params(num_classes: int, kernel: int = 3, expand: int = 6) -> int:
-    """SPEC §2 parameter count of the network with MBConv(kernel, expand) everywhere, from the formula."""
+    """Parameter count (docs/algorithms.md#mbconv-space) of the network with MBConv(kernel, expand) everywhere, from the formula."""
     bn = lambda c: 2 * c  # noqa: E731
 
     def mbconv(cin: int, cout: int, k: int, e: int) -> int:
@@ -129,7 +129,7 @@ def expected_params(num_classes: int, kernel: int = 3, expand: int = 6) -> int:
     total = 3 * 32 * 3 * 3 + bn(32)  # stem
     total += mbconv(32, 16, 3, 1)  # fixed first block
     cin = 16
-    for width, count, _ in SPEC_STAGES:
+    for width, count, _ in PROXYLESS_STAGES:
         for _ in range(count):
             total += mbconv(cin, width, kernel, expand)
             cin = width

@@ -10,10 +10,9 @@ from typing import Any, Mapping
 import pytest
 import torch
 
-from nasframe import mean_entropy
+from nasframe import Feedback, mean_entropy
 from nasframe.interfaces.errors import CheckpointError, ConfigError
 from nasframe.interfaces.space import DataInfo, Decision, SearchSpace
-from nasframe.interfaces.strategy import Feedback
 from nasframe.plugins.mdenas import MdeNAS, update_probabilities
 from nasframe.storage.tensor_tree import flatten, unflatten
 
@@ -96,7 +95,7 @@ def test_update_with_mask_ignores_padding() -> None:
 
 
 def _reference(p: torch.Tensor, he: torch.Tensor, ha: torch.Tensor, lr: float) -> torch.Tensor:
-    """The rule written as loops, straight from SPEC §3."""
+    """The rule written as loops, straight from docs/algorithms.md#mdenas."""
     out = p.clone()
     for r in range(p.shape[0]):
         m = p.shape[1]

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from nasframe.cli import cli
 from nasframe.cli.display import ProgressDisplay, console, fmt
+from nasframe.cli.group import cli
 from nasframe.config import PRESETS, parse_sets
 from nasframe.engine.loop import HookObserver
 from nasframe.registry import get_registry

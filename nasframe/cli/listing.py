@@ -5,7 +5,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from nasframe.cli import cli
+from nasframe.cli.group import cli
 from nasframe.registry import get_registry
 
 

@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from nasframe.cli import cli
 from nasframe.cli.display import ProgressDisplay, console
+from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from
 from nasframe.config import PRESETS
 from nasframe.engine.loop import HookObserver

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from nasframe.cli import cli
+from nasframe.cli.group import cli
 from nasframe.studies.report import FORMATS, print_rich, tables_for, to_csv, to_markdown
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from nasframe.cli import cli
 from nasframe.cli.display import RunDisplay, print_summary
+from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
 from nasframe.config import apply_overrides, resolve
 from nasframe.engine.loop import HookObserver, Run

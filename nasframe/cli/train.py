@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from nasframe.cli import cli
 from nasframe.cli.display import RunDisplay, print_summary
+from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
 from nasframe.engine.loop import HookObserver, Run
 from nasframe.engine.training import TrainJob, read_arch_file, train_config

@@ -1,0 +1,1 @@
+"""The engine: the resumable epoch loop, search and training jobs, the step every strategy shares, devices and ranks."""

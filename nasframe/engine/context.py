@@ -9,9 +9,9 @@ from torch import nn
 from nasframe.engine.device import autocast
 from nasframe.interfaces.context import Batch, Splits
 from nasframe.interfaces.evaluator import Evaluator
+from nasframe.interfaces.feedback import Feedback
 from nasframe.interfaces.meter import ClassificationMeter
 from nasframe.interfaces.space import ArchLike, SearchSpace, Supernet
-from nasframe.interfaces.strategy import Feedback
 from nasframe.interfaces.world import World
 
 HALF = (torch.float16, torch.bfloat16)

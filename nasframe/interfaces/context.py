@@ -1,16 +1,13 @@
 """The SearchContext a strategy and an evaluator see: the engine's side of the plugin contract."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import torch
 
+from nasframe.interfaces.feedback import Feedback
+from nasframe.interfaces.space import ArchLike, DataInfo, SearchSpace, Supernet
 from nasframe.interfaces.world import World
-
-if TYPE_CHECKING:
-    from nasframe.interfaces.evaluator import Evaluator
-    from nasframe.interfaces.space import ArchLike, DataInfo, SearchSpace, Supernet
-    from nasframe.interfaces.strategy import Feedback
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 """Images (normalised, on the training device) and integer labels."""
@@ -54,7 +51,6 @@ class SearchContext(Protocol):
     optimizer: torch.optim.Optimizer
     """The shared weights' optimizer; the engine sets its learning rate every epoch."""
     data: Splits
-    evaluator: Evaluator
     device: torch.device
     generator: torch.Generator
     """The strategy's own random stream (CPU); the engine seeds and checkpoints it."""
@@ -85,5 +81,5 @@ class SearchContext(Protocol):
         ...
 
     def evaluate(self, arch: ArchLike, max_batches: int | None = None) -> Feedback:
-        """Validation feedback for ``arch`` from the configured evaluator."""
+        """Validation feedback for ``arch`` from the run's evaluator (``evaluator.name``)."""
         ...

@@ -4,8 +4,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from nasframe.interfaces.feedback import Feedback
 from nasframe.interfaces.space import ArchLike
-from nasframe.interfaces.strategy import Feedback
 
 if TYPE_CHECKING:
     from nasframe.interfaces.context import SearchContext

@@ -2,30 +2,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping
 
 import torch
 
+from nasframe.interfaces.feedback import Feedback
 from nasframe.interfaces.space import Arch, ArchLike, SearchSpace
 
 if TYPE_CHECKING:
     from nasframe.interfaces.context import SearchContext
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What the engine tells a strategy about an architecture it trained."""
-
-    accuracy: float
-    """Validation top-1 in [0, 1]."""
-    loss: float
-    epoch: int
-    """The 0-based epoch the feedback was measured in."""
-    step: int
-    """The global training step the feedback was measured after."""
-    images: int
-    """Validation images the accuracy was measured on."""
 
 
 def mean_entropy(weights: torch.Tensor) -> float:

@@ -1,4 +1,4 @@
-"""Rank correlation for the performance-ranking study (SPEC §6): Kendall's τ-b and p_τ.
+"""Rank correlation for the performance-ranking study (docs/algorithms.md#ranking-study): Kendall's τ-b and p_τ.
 
 Pure Python, no dependencies: the study ranks a handful of architectures, so the O(n²) pair count
 is instant and easy to check by hand.
@@ -17,7 +17,7 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
 
     Over all pairs i < j: P concordant (x and y order the pair the same way), Q discordant, T_x tied in
     x only, T_y tied in y only (pairs tied in both count nowhere):
-    τ-b = (P − Q) / sqrt((P + Q + T_x)(P + Q + T_y)). Without ties it is (P − Q)/(P + Q), SPEC §6's τ.
+    τ-b = (P − Q) / sqrt((P + Q + T_x)(P + Q + T_y)). Without ties it is (P − Q)/(P + Q), the τ of docs/algorithms.md#ranking-study.
 
     Undefined cases return ``nan``: fewer than two items, or either sequence all tied (then one
     denominator factor is 0: a ranking where every item ties carries no order to compare).

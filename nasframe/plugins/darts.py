@@ -1,4 +1,4 @@
-"""DARTS (Liu et al., ICLR 2019): differentiable search with first- and second-order bilevel steps (SPEC §4).
+"""DARTS (Liu et al., ICLR 2019): first- and second-order differentiable search (docs/algorithms.md#darts-first-and-second-order).
 
 The bilevel machinery (``alpha``, its Adam optimizer, the two-step ``train_step``) lives in
 :class:`nasframe.GradientStrategy`; DARTS supplies the architecture gradient. See
@@ -15,7 +15,7 @@ from nasframe import Batch, ConfigError, GradientStrategy, grads_or_zeros
 
 
 class Darts(GradientStrategy):
-    """DARTS (SPEC §4): ``strategy.order`` 1 (default) uses ∇α L_val(w, α); 2 the unrolled second-order step.
+    """DARTS (docs/algorithms.md#darts-first-and-second-order): ``strategy.order`` 1 (default) is ∇α L_val(w, α); 2 unrolled.
 
     Second order: virtual step ``w' = w - ξ(μ·momentum + ∇w L_train(w, α) + λw)`` with ξ the weight
     optimizer's current lr (``ctx.lr``), μ and λ its momentum and weight decay and the momentum
@@ -61,7 +61,7 @@ class Darts(GradientStrategy):
         return params, groups
 
     def unrolled_gradient(self, train_batch: Batch, val_batch: Batch) -> torch.Tensor:
-        """The second-order architecture gradient of SPEC §4 (DARTS eq. 7 with the finite difference of eq. 8)."""
+        """The second-order architecture gradient (DARTS eq. 7 and 8; docs/algorithms.md#darts-first-and-second-order)."""
         ctx = self.ctx
         params, groups = self._weights()
         xi = ctx.lr

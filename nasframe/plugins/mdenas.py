@@ -1,4 +1,4 @@
-"""MdeNAS (Zheng et al., ICCV 2019): multinomial distribution learning, as the paper defines it (SPEC §3).
+"""MdeNAS (Zheng et al., ICCV 2019): multinomial distribution learning, as the paper defines it (docs/algorithms.md#mdenas).
 
 Every decision keeps a multinomial distribution ``p`` over its choices, the number of epochs ``He``
 each choice was trained, and ``Ha``, the validation accuracy of the latest sampled network that
@@ -8,8 +8,8 @@ measures it, and moves ``p`` by the pairwise comparison rule in :func:`update_pr
 Two sampling modes (``strategy.sample_every``):
 
 - ``epoch`` (default): one architecture per epoch, trained for the whole epoch and measured on the
-  whole validation split; ``He`` counts epochs. This is Algorithm 1 of the paper and what the
-  released code does, so the paper's reported numbers come from this mode.
+  whole validation split; ``He`` counts epochs. This is the paper's Algorithm 1, so its reported
+  numbers come from this mode (the released repository holds evaluation code only, no search loop).
 - ``step``: a new architecture every training step; ``He`` counts steps and ``Ha`` is the accuracy on
   one validation batch measured right after the step (the engine tells with
   ``evaluate(arch, max_batches=1)``). ``strategy.lr`` is a per-update step, so this mode moves ``p``
@@ -66,13 +66,13 @@ def update_probabilities(
 
 
 class MdeNAS(nasframe.Strategy):
-    """Multinomial distribution learning (SPEC §3): sample from ``p``, train one path, compare, update ``p``.
+    """Multinomial distribution learning (docs/algorithms.md#mdenas): sample from ``p``, train one path, compare, update ``p``.
 
     State, one row per decision in ``space.decisions`` order and one column per choice (float64,
     ``[num_decisions, max_choices]``, entries beyond a decision's real choices stay 0):
     ``probabilities`` (uniform over the real choices at start), ``epochs`` (He) and ``accuracies`` (Ha).
-    The result is ``space.derive`` of the probabilities (for the DARTS space, the §1 genotype).
-    ``strategy.sample_every``: ``epoch`` (default, the paper's and its released code's setting) or
+    The result is ``space.derive`` of the probabilities (for the DARTS space, the genotype of docs/algorithms.md#deriving-a-genotype).
+    ``strategy.sample_every``: ``epoch`` (default, the paper's Algorithm 1) or
     ``step`` (see the module docstring).
     """
 

@@ -1,0 +1,1 @@
+"""Everything on disk: run directories, safetensors checkpoints, atomic writes, and reading runs back."""

@@ -1,0 +1,1 @@
+"""Studies over many runs: head-to-head benches, ranking studies, and their reports."""

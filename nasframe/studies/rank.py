@@ -1,4 +1,4 @@
-"""The performance-ranking study behind ``nasframe rank`` (SPEC §6, MdeNAS Figure 4).
+"""The performance-ranking study behind ``nasframe rank`` (docs/algorithms.md#ranking-study, MdeNAS Figure 4).
 
 Sample N architectures, train each and validate it after every epoch, then compare every epoch's
 ranking with the final one (Kendall's τ-b). Two evaluators:

@@ -1,4 +1,4 @@
-"""The DARTS cell search space (``--space darts``, SPEC §1), registered as a nasframe plugin.
+"""The DARTS cell search space (``--space darts``, docs/algorithms.md#darts-cell-space), registered as a nasframe plugin.
 
 Modules: ``ops`` (the eight edge ops and the preprocessing blocks), ``genotype`` (decision layout,
 genotype <-> Arch, arch.json, ``derive``), ``supernet`` (the search network), ``child`` (the

@@ -1,4 +1,4 @@
-"""The DARTS evaluation (child) network of an architecture, as ``nasframe train`` trains it (SPEC §1).
+"""The DARTS evaluation network of an architecture, as ``nasframe train`` trains it (docs/algorithms.md#evaluation-child-network).
 
 Each node sums its non-``none`` edges: exactly two for a genotype, any number for an arbitrary arch
 (ranking studies); a node without any outputs zeros. Ops run in the order the genotype lists them

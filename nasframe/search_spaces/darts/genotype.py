@@ -69,7 +69,7 @@ def arch_from_pairs(pairs: Mapping[str, Pairs], nodes: int) -> Arch:
 
 
 def derive(scores: Mapping[str, torch.Tensor], nodes: int) -> Arch:
-    """SPEC §1: per edge the best op other than ``none``; per node the two edges with the highest score.
+    """Per edge the best op but ``none``; per node the two edges with the highest score (docs/algorithms.md#deriving-a-genotype).
 
     Ties go to the lower op index and the lower edge index. A node's kept edges come in descending
     score order, as DARTS writes its genotypes.

@@ -1,4 +1,4 @@
-"""The DARTS operations: the eight edge choices and the cells' preprocessing blocks (SPEC §1).
+"""The DARTS operations: the eight edge choices and the cells' preprocessing blocks (docs/algorithms.md#edge-choices).
 
 Every op has the usual ``forward(x)`` and, for the supernet's mixed forward, ``forward_mixed(x, xr,
 w, wc)`` which returns ``w * op(x)`` cheaply: ``xr`` is ``relu(x)`` computed once per edge and shared
@@ -23,7 +23,7 @@ CHOICES: tuple[str, ...] = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
-"""The choices of every edge, in the fixed order of SPEC §1 (index 0 is ``none``)."""
+"""The choices of every edge, in the fixed order of docs/algorithms.md#edge-choices (index 0 is ``none``)."""
 
 NONE = 0
 """Index of ``none`` in ``CHOICES``."""

@@ -1,4 +1,4 @@
-"""The DARTS search supernet: cells whose every edge holds all seven real ops (SPEC §1).
+"""The DARTS search supernet: cells whose every edge holds all seven real ops (docs/algorithms.md#supernet-forward).
 
 ``SearchNetwork.forward(x, arch)`` takes
 - an Arch (decision name -> choice index), or a 1-D integer tensor of indices in decision order:

@@ -21,7 +21,7 @@ from .networks import MBConvNet, MBConvSupernet
 
 
 class MBConvSpace(SearchSpace):
-    """21 searchable MBConv blocks on the ProxylessNAS backbone (SPEC §2).
+    """21 searchable MBConv blocks on the ProxylessNAS backbone (docs/algorithms.md#mbconv-space).
 
     ``space.variant``: ``auto`` (ImageNet data -> ``imagenet``, anything else -> ``cifar``), ``cifar``
     (32x32, total stride 8) or ``imagenet`` (224x224, total stride 32). ``space.choices``: ``mdenas``
