@@ -117,3 +117,16 @@ def test_plugins_and_spaces_use_only_what_nasframe_exports(path):
 def test_everything_nasframe_exports_exists():
     missing = [name for name in nasframe.__all__ if not hasattr(nasframe, name)]
     assert not missing
+
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+ROOTS = ("nasframe/", "docs/", "tests/", "benchmarks/", "examples/", ".ci/")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_path_a_document_names_exists(doc):
+    import re
+
+    named = {m for m in re.findall(r"`([^`\s]+)`", doc.read_text()) if m.startswith(ROOTS)}
+    missing = sorted(p for p in named if not (REPO / p.split("#")[0].rstrip(":")).exists() and "<" not in p)
+    assert not missing, f"{doc.name} names paths that are not in the tree: {missing}"
