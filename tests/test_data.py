@@ -6,12 +6,22 @@ from nasframe.data import TensorBatches, build_data, cifar, split_sizes
 from nasframe.interfaces.errors import ConfigError, DataError
 
 
-def test_subset_loads_as_one_uint8_tensor(cifar_dir):
-    images, labels = cifar.read_split(cifar_dir / cifar.FOLDER, train=True)
+def test_subset_loads_as_one_uint8_tensor(real_cifar_dir):
+    images, labels = cifar.read_split(real_cifar_dir / cifar.FOLDER, train=True)
     assert images.shape == (10000, 3, 32, 32) and images.dtype == torch.uint8
     assert torch.bincount(labels).tolist() == [1000] * 10
-    test_images, _ = cifar.read_split(cifar_dir / cifar.FOLDER, train=False)
+    test_images, _ = cifar.read_split(real_cifar_dir / cifar.FOLDER, train=False)
     assert test_images.shape == (2000, 3, 32, 32)
+
+
+def test_the_generated_look_alike_loads_like_cifar(tmp_path):
+    root = write_cifar_like(tmp_path, train=300, test=100, seed=1)
+    images, labels = cifar.read_split(root / cifar.FOLDER, train=True)
+    assert images.shape == (300, 3, 32, 32) and images.dtype == torch.uint8
+    assert set(labels.tolist()) == set(range(10))
+    assert cifar.read_split(root / cifar.FOLDER, train=False)[0].shape == (100, 3, 32, 32)
+    again, _ = cifar.read_split(write_cifar_like(tmp_path / "again", train=300, test=100, seed=1) / cifar.FOLDER, True)
+    assert torch.equal(images, again)
 
 
 def test_missing_data_without_download_says_what_to_pass(tmp_path):
