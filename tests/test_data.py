@@ -4,6 +4,7 @@ import torch
 from nasframe.config import ENGINE_DEFAULTS, resolve
 from nasframe.data import TensorBatches, build_data, cifar, split_sizes
 from nasframe.interfaces.errors import ConfigError, DataError
+from nasframe.testing import write_cifar_like
 
 
 def test_subset_loads_as_one_uint8_tensor(real_cifar_dir):
