@@ -15,9 +15,8 @@ SUBSET_ENV = "NASFRAME_TEST_DATA"
 def subset_dir() -> Path | None:
     """The real-image CIFAR-10 subset: ``$NASFRAME_TEST_DATA``, else ``shared/data/cifar10-subset`` beside the checkout."""
     env = os.environ.get(SUBSET_ENV)
-    candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" / "cifar10-subset" for p in here.parents[:4]]
+    candidates = [Path(env)] if env else [p / "shared" / "data" / "cifar10-subset" for p in here.parents[:4]]
     for c in candidates:
         if (c / "cifar-10-batches-py" / "data_batch_1").is_file():
             return c
