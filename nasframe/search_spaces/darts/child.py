@@ -15,7 +15,7 @@ from torch import nn
 
 from .genotype import CELL_TYPES, cell_pairs
 from .layout import cell_plan, stem
-from .ops import CHOICES, FactorizedReduce, Identity, ReLUConvBN, drop_path, make_op
+from .ops import CHOICES, Identity, cell_preprocessing, drop_path, make_op
 
 
 class ChildCell(nn.Module):
@@ -31,11 +31,7 @@ class ChildCell(nn.Module):
         super().__init__()
         self.reduction = reduction
         self.C = C
-        if reduction_prev:
-            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=True)
-        else:
-            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=True)
-        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=True)
+        self.preprocess0, self.preprocess1 = cell_preprocessing(C_prev_prev, C_prev, C, reduction_prev, affine=True)
         ops = []
         self._plan: list[list[tuple[int, int, bool]]] = []  # per node: (op index, input state, droppable)
         for node_pairs in pairs:

@@ -209,6 +209,17 @@ class FactorizedReduce(ReluOp):
         return batch_norm(self.bn, y, scale)
 
 
+def cell_preprocessing(
+    C_prev_prev: int, C_prev: int, C: int, reduction_prev: bool, affine: bool
+) -> tuple[nn.Module, nn.Module]:
+    """What brings a cell's two inputs to ``C`` channels (halving the older one after a reduction cell)."""
+    if reduction_prev:
+        first: nn.Module = FactorizedReduce(C_prev_prev, C, affine=affine)
+    else:
+        first = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=affine)
+    return first, ReLUConvBN(C_prev, C, 1, 1, 0, affine=affine)
+
+
 def make_op(name: str, C: int, stride: int, affine: bool, pool_bn: bool) -> Op:
     """The edge op ``name`` on ``C`` channels; ``pool_bn``: follow pools by BatchNorm (the supernet)."""
     if name == "none":

@@ -23,7 +23,7 @@ from nasframe import ArchError, Supernet
 
 from .genotype import cell_edges, decision_names
 from .layout import cell_plan, stem
-from .ops import CHOICES, NONE, FactorizedReduce, Op, ReLUConvBN, make_op
+from .ops import CHOICES, NONE, Op, cell_preprocessing, make_op
 
 NUM_CHOICES = len(CHOICES)
 
@@ -71,11 +71,7 @@ class SearchCell(nn.Module):
         self.reduction = reduction
         self.nodes = nodes
         self.C = C
-        if reduction_prev:
-            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=False)
-        else:
-            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=False)
-        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
+        self.preprocess0, self.preprocess1 = cell_preprocessing(C_prev_prev, C_prev, C, reduction_prev, affine=False)
         layout = cell_edges(nodes)
         self.edges = nn.ModuleList(SearchEdge(C, 2 if reduction and src < 2 else 1) for _, src in layout)
         self._layout = layout
