@@ -129,7 +129,8 @@ def test_decisions_are_28_edges_in_darts_order():
 def test_defaults_and_presets():
     assert DartsSpace.name == "darts"
     assert DartsSpace.defaults == {"channels": 16, "layers": 8, "nodes": 4, "stem_multiplier": 3,
-                                   "auxiliary": True, "auxiliary_weight": 0.4, "drop_path": 0.2}
+                                   "auxiliary": True, "auxiliary_weight": 0.4, "drop_path": 0.2,
+                                   "variant": "auto", "pool_bn": False}
     assert DartsSpace.presets["paper"]["space.layers"] == 6
     assert DartsSpace.train_presets["paper"]["space.channels"] == 36
     with pytest.raises(ConfigError):

@@ -60,9 +60,12 @@ class SearchSpace(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     """The ``space.*`` config keys this space reads, with their default values."""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting."""
+    """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting.
+
+    A key ``"<preset>/<dataset>"`` (``"paper/imagenet"``) adds its overrides on top when the run's
+    ``data.dataset`` is that data set."""
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    """Per preset, dotted config overrides for training a found architecture from scratch."""
+    """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         self.config = {**self.defaults, **config}
