@@ -37,6 +37,26 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
     return obj
 
 
+def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, Any]:
+    """The arch.json at a path, or of an architecture a space ships (``darts_v2``, ``mdenas_gpu``, ...).
+
+    A shipped architecture's ``published`` record (its paper and figures) is left out: a run stores the
+    architecture only.
+    """
+    path = Path(path_or_name)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        obj = read_arch_file(path)
+    else:
+        published = (registry or get_registry()).published()
+        if path_or_name not in published:
+            raise ArchError(
+                f"no architecture file {path_or_name!r} and no shipped architecture of that name; "
+                f"shipped: {', '.join(sorted(published))} (`nasframe list` shows their papers)"
+            )
+        obj = published[path_or_name]
+    return {k: v for k, v in obj.items() if k != "published"}
+
+
 def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, Any],
                  registry: Registry | None = None) -> dict[str, Any]:
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""

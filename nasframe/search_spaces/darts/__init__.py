@@ -2,7 +2,8 @@
 
 Modules: ``ops`` (the eight edge ops and the preprocessing blocks), ``genotype`` (decision layout,
 genotype <-> Arch, arch.json, ``derive``), ``supernet`` (the search network), ``child`` (the
-evaluation network). Shipped genotypes: ``genotypes/darts_v1.json`` and ``darts_v2.json``.
+evaluation network). Shipped genotypes (``nasframe train --arch NAME``): ``genotypes/*.json``, each
+with the paper and code it comes from.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class DartsSpace(SearchSpace):
     """
 
     name = "darts"
+    published_dir = GENOTYPES_DIR
     defaults = {
         "channels": 16,
         "layers": 8,

@@ -1,6 +1,7 @@
 """The MBConv search space of MdeNAS and ProxylessNAS: which MBConv block at each position of a skeleton."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -47,6 +48,7 @@ class MBConvSpace(SearchSpace):
     """
 
     name = "mbconv"
+    published_dir = Path(__file__).with_name("archs")
     defaults = {"skeleton": "gpu", "variant": "auto", "choices": "mdenas", "width_mult": 1.0}
     presets = {
         "paper": {
