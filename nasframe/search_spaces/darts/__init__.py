@@ -34,6 +34,11 @@ __all__ = [
 ]
 
 
+TINY_IMAGENET = {"space.channels": 16}
+"""At C < 16 the ImageNet network reduces 8 or fewer channels at 56x56, where PyTorch's CPU channels-last
+1x1 stride-2 convolution crashes in its backward pass (seen with torch 2.14)."""
+
+
 class DartsSpace(SearchSpace):
     """DARTS cells: 14 edges per cell type, 8 choices per edge, two cell types (normal, reduce).
 
@@ -76,6 +81,7 @@ class DartsSpace(SearchSpace):
             "data.limit": 1000,
             "data.val_size": 0.5,
         },
+        "tiny/imagenet": TINY_IMAGENET,
     }
     train_presets = {
         "paper": {
@@ -116,6 +122,7 @@ class DartsSpace(SearchSpace):
             "data.test_limit": 500,
             "data.cutout": 16,
         },
+        "tiny/imagenet": TINY_IMAGENET,
     }
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
