@@ -24,13 +24,6 @@ from .networks import MBConvNet, MBConvSupernet
 LEGACY_SKELETON = "search"
 """The skeleton of a config or arch.json without a ``skeleton`` key: runs from before skeletons existed."""
 
-IMAGENET_RECIPE = {
-    "train.batch_size": 128, "train.epochs": 250, "train.lr": 0.1, "train.schedule": "exponential",
-    "train.gamma": 0.97, "train.weight_decay": 3e-5, "train.label_smoothing": 0.1, "data.mean": None,
-    "data.std": None,
-}
-"""MdeNAS's ImageNet training (the DARTS recipe: 250 epochs, SGD 0.1 x0.97 per epoch, label smoothing 0.1)."""
-
 
 class MBConvSpace(SearchSpace):
     """Searchable MBConv blocks on a ProxylessNAS backbone (SPEC §2).
@@ -62,7 +55,11 @@ class MBConvSpace(SearchSpace):
     }
     train_presets = {
         "paper": {"train.batch_size": 96, "train.epochs": 300, "train.lr_min": 0.0},
-        "paper/imagenet": IMAGENET_RECIPE,
+        "paper/imagenet": {  # MdeNAS's ImageNet training, DARTS's recipe: SGD 0.1 x0.97 per epoch, smoothing 0.1
+            "train.batch_size": 128, "train.epochs": 250, "train.lr": 0.1, "train.schedule": "exponential",
+            "train.gamma": 0.97, "train.weight_decay": 3e-5, "train.label_smoothing": 0.1, "data.mean": None,
+            "data.std": None,
+        },
         "tiny": {
             "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "train.lr": 0.05,
             "data.limit": 2000, "data.test_limit": 500,
