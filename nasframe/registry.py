@@ -154,6 +154,16 @@ class Registry:
     def evaluator(self, name: str) -> type[Evaluator]:
         return self._lookup(self.evaluators, "evaluator", name)
 
+    def published(self) -> dict[str, dict[str, Any]]:
+        """Every space's shipped architectures by name; a name two spaces ship is a plugin error."""
+        out: dict[str, dict[str, Any]] = {}
+        for space in sorted(self.spaces):
+            for name, obj in self.spaces[space].cls.published().items():
+                if name in out:
+                    raise PluginError(f"spaces {out[name]['space']!r} and {space!r} both ship an architecture {name!r}")
+                out[name] = {**obj, "space": space}
+        return out
+
     def build_space(self, config: Mapping[str, Any], data: DataInfo | None = None) -> SearchSpace:
         """The space a run's config names, sized for ``data`` (by default what the config says of the data set)."""
         return self.space(config["space"]["name"])(own_keys(config["space"]), data or data_info(config))

@@ -128,5 +128,5 @@ def test_every_path_a_document_names_exists(doc):
     import re
 
     named = {m for m in re.findall(r"`([^`\s]+)`", doc.read_text()) if m.startswith(ROOTS)}
-    missing = sorted(p for p in named if not (REPO / p.split("#")[0].rstrip(":")).exists() and "<" not in p)
+    missing = sorted(p for p in named if not (REPO / re.split("#|::", p)[0].rstrip(":")).exists() and "<" not in p)
     assert not missing, f"{doc.name} names paths that are not in the tree: {missing}"

@@ -129,7 +129,8 @@ def test_decisions_are_28_edges_in_darts_order():
 def test_defaults_and_presets():
     assert DartsSpace.name == "darts"
     assert DartsSpace.defaults == {"channels": 16, "layers": 8, "nodes": 4, "stem_multiplier": 3,
-                                   "auxiliary": True, "auxiliary_weight": 0.4, "drop_path": 0.2}
+                                   "auxiliary": True, "auxiliary_weight": 0.4, "drop_path": 0.2,
+                                   "variant": "auto", "pool_bn": False}
     assert DartsSpace.presets["paper"]["space.layers"] == 6
     assert DartsSpace.train_presets["paper"]["space.channels"] == 36
     with pytest.raises(ConfigError):
@@ -351,7 +352,8 @@ def test_json_nested_form_and_dict_pairs():
 
 
 def test_shipped_genotypes():
-    assert sorted(p.name for p in GENOTYPES_DIR.glob("*.json")) == ["darts_v1.json", "darts_v2.json"]
+    assert sorted(p.name for p in GENOTYPES_DIR.glob("*.json")) == [
+        "darts_v1.json", "darts_v2.json", "gdas.json", "mdenas.json", "p_darts.json", "pc_darts.json"]
     assert load_genotype("darts_v1") == DARTS_V1 and load_genotype("darts_v2") == DARTS_V2
     with pytest.raises(ArchError, match="available"):
         load_genotype("darts_v3")
@@ -488,3 +490,63 @@ def test_cost_of_a_tiny_child():
     cost = arch_cost(space, space.arch_from_json(DARTS_V2))
     assert cost.params == count_params(space.build_child(space.arch_from_json(DARTS_V2)))
     assert cost.flops > 0
+
+
+IMAGENET = DataInfo("imagenet", num_classes=1000, image_size=224)
+
+
+def test_variant_follows_the_data_unless_set():
+    assert tiny_space().variant == "cifar"
+    assert DartsSpace({"channels": 4, "layers": 3}, IMAGENET).variant == "imagenet"
+    assert DartsSpace({"channels": 4, "layers": 3, "variant": "cifar"}, IMAGENET).variant == "cifar"
+    with pytest.raises(ConfigError, match="space.variant"):
+        tiny_space(variant="mobile")
+    with pytest.raises(ConfigError, match="space.pool_bn"):
+        tiny_space(pool_bn=1)
+
+
+def test_imagenet_network_is_darts_network_imagenet():
+    """Stem 3x3/2 to C/2, 3x3/2 to C, then 3x3/2 (224 -> 28), 14 cells with reductions 4 and 9, ImageNet aux head."""
+    space = DartsSpace({"channels": 8, "layers": 14}, DataInfo("imagenet", num_classes=5, image_size=224))
+    net = space.build_child(space.arch_from_json(DARTS_V2))
+    convs = [m for m in list(net.stem.modules()) + list(net.stem1.modules()) if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (3, 4, (3, 3), (2, 2)), (4, 8, (3, 3), (2, 2)), (8, 8, (3, 3), (2, 2))]
+    assert [i for i, cell in enumerate(net.cells) if cell.reduction] == [4, 9]
+    assert isinstance(net.cells[0].preprocess0, FactorizedReduce)  # the stem counts as a reduction before cell 0
+    aux = net.auxiliary_head.features
+    assert not any(isinstance(m, nn.BatchNorm2d) and m.num_features == 768 for m in aux)
+    assert [m.stride for m in aux if isinstance(m, nn.AvgPool2d)] == [2]
+    shapes = []
+    for i in (3, 8, 13):
+        net.cells[i].register_forward_hook(lambda m, inp, out: shapes.append(tuple(out.shape[-2:])))
+    net.train()
+    logits, aux_logits = net(torch.randn(2, 3, 224, 224))
+    assert shapes == [(28, 28), (14, 14), (7, 7)] and logits.shape == aux_logits.shape == (2, 5)
+
+
+def test_darts_v2_imagenet_has_the_published_count_and_the_cifar_net_is_unchanged():
+    net = DartsSpace({"channels": 48, "layers": 14}, IMAGENET).build_child(DartsSpace({}, IMAGENET).arch_from_json(DARTS_V2))
+    assert count_params(net) == 4_718_752  # quark0/darts README: 4.7M; the official NetworkImageNet, counted
+    cifar = DartsSpace({"channels": 36, "layers": 20}, CIFAR)
+    assert count_params(cifar.build_child(cifar.arch_from_json(DARTS_V2))) == 3_349_342
+
+
+def test_imagenet_supernet_runs_single_path_and_relaxed():
+    space = DartsSpace({"channels": 4, "layers": 3}, DataInfo("imagenet", num_classes=3, image_size=224))
+    net = space.build_supernet()
+    arch = space.sample(torch.Generator().manual_seed(0))
+    assert net(images(1, 224), arch).shape == (1, 3)
+    assert net(images(1, 224), one_hot(space, arch)).shape == (1, 3)
+
+
+def test_pool_bn_follows_every_pool_by_batch_norm_and_travels_in_arch_json():
+    plain, with_bn = tiny_space(), tiny_space(pool_bn=True)
+    arch = plain.arch_from_json(load_genotype("mdenas"))
+    pools = [op for cell in with_bn.build_child(arch).cells for op in cell.ops if isinstance(op, Pool)]
+    assert pools and all(p.bn is not None for p in pools)
+    assert count_params(with_bn.build_child(arch)) - count_params(plain.build_child(arch)) == sum(
+        2 * p.bn.num_features for p in pools)
+    assert with_bn.arch_to_json(arch)["pool_bn"] is True and "pool_bn" not in plain.arch_to_json(arch)
+    assert DartsSpace.arch_config(load_genotype("mdenas")) == {"space.pool_bn": True}
+    assert DartsSpace.arch_config(DARTS_V2) == {}

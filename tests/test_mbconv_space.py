@@ -21,7 +21,8 @@ PROXYLESS_STAGES = [(24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2),
 
 
 def tiny(choices: str = "mdenas", data: DataInfo = CIFAR, **config) -> MBConvSpace:
-    return MBConvSpace({"width_mult": 0.25, "choices": choices, **config}, data)
+    """The space at width 0.25; the 21-block search skeleton unless ``skeleton`` says otherwise."""
+    return MBConvSpace({"width_mult": 0.25, "choices": choices, "skeleton": "search", **config}, data)
 
 
 def arch_of(space: MBConvSpace, pick) -> dict[str, int]:
@@ -47,7 +48,7 @@ def test_presets_name_only_existing_config_keys(preset, train):
         assert config["space"]["width_mult"] == 0.25
 
 
-def test_default_space_has_21_blocks_of_nine_mdenas_choices():
+def test_search_skeleton_has_21_blocks_of_nine_mdenas_choices():
     space = tiny()
     assert [d.name for d in space.decisions] == [f"block{i:02d}" for i in range(1, 22)]
     expected = tuple(f"k{k}_e{e}" for k in (3, 5, 7) for e in (1, 3, 6))
@@ -140,7 +141,7 @@ def expected_params(num_classes: int, kernel: int = 3, expand: int = 6) -> int:
 
 @pytest.mark.parametrize("data", [CIFAR, IMAGENET], ids=["cifar", "imagenet"])
 def test_all_k3_e6_child_has_the_parameter_count_of_the_formula(data):
-    space = MBConvSpace({}, data)
+    space = MBConvSpace({"skeleton": "search"}, data)
     child = space.build_child(all_k3_e6(space))
     assert sum(p.numel() for p in child.parameters()) == expected_params(data.num_classes)
 
@@ -290,3 +291,104 @@ def test_cost_counts_params_and_multiply_adds():
     cost = arch_cost(space, arch)
     assert cost.params == sum(p.numel() for p in space.build_child(arch).parameters())
     assert cost.flops > 0
+
+
+# MdeNAS's Table 3 spaces, as issue 19 describes them from ProxylessNAS's released GPU and CPU nets:
+# (in, out, stride, residual) at width 1, written out so the tests do not read the layout back.
+GPU_POSITIONS = [
+    (40, 24, 1, False), (24, 32, 2, False), (32, 56, 2, False), (56, 56, 1, True), (56, 112, 2, False),
+    (112, 112, 1, True), (112, 128, 1, False), (128, 128, 1, True), (128, 128, 1, True), (128, 256, 2, False),
+    (256, 256, 1, True), (256, 256, 1, True), (256, 256, 1, True), (256, 432, 1, False),
+]
+CPU_STAGES = [(24, 1, 1), (32, 4, 2), (48, 4, 2), (88, 2, 2), (104, 4, 1), (216, 4, 2), (360, 1, 1)]
+
+
+def cpu_positions() -> list[tuple[int, int, int, bool]]:
+    out, cin = [], 40
+    for width, count, stride in CPU_STAGES:
+        for j in range(count):
+            s = stride if j == 0 else 1
+            out.append((cin, width, s, s == 1 and cin == width))
+            cin = width
+    return out
+
+
+def positions(space: MBConvSpace) -> list[tuple[int, int, int, bool]]:
+    return [(b.cin, b.cout, b.stride, b.residual) for b in space.layout.blocks]
+
+
+def test_a_new_run_searches_the_gpu_skeleton_by_default():
+    config = resolve(MBConvSpace, None, "paper")
+    assert config["space"]["skeleton"] == "gpu"
+    space = get_registry().build_space(config)
+    assert len(space.decisions) == 14 and space.skeleton == "gpu"
+
+
+@pytest.mark.parametrize("skeleton, expected, stem, head", [
+    ("gpu", GPU_POSITIONS, 40, 1728), ("cpu", cpu_positions(), 40, 1432),
+])
+def test_gpu_and_cpu_skeletons_are_proxylessnas_released_nets_without_zero_layers(skeleton, expected, stem, head):
+    space = MBConvSpace({"skeleton": skeleton}, IMAGENET)
+    assert positions(space) == expected and len(expected) == {"gpu": 14, "cpu": 20}[skeleton]
+    layout = space.layout
+    assert (layout.stem_width, layout.stem_stride, layout.first_width, layout.head_width) == (stem, 2, None, head)
+    nine = tuple(f"k{k}_e{e}" for k in (3, 5, 7) for e in (1, 3, 6))
+    assert all(d.choices == nine for d in space.decisions)  # no zero or identity layers
+    child = space.build_child(space.sample(torch.Generator().manual_seed(0)))
+    assert isinstance(child.first, nn.Identity)
+    assert {m.eps for m in child.modules() if isinstance(m, nn.BatchNorm2d)} == {1e-3}
+
+
+@pytest.mark.parametrize("skeleton", ["gpu", "cpu"])
+def test_cifar_variant_keeps_the_widths_and_the_total_stride_is_8(skeleton):
+    imagenet = MBConvSpace({"skeleton": skeleton, "width_mult": 0.25}, IMAGENET)
+    cifar = MBConvSpace({"skeleton": skeleton, "width_mult": 0.25}, CIFAR)
+    assert [b.cout for b in cifar.layout.blocks] == [b.cout for b in imagenet.layout.blocks]
+    strides = [b.stride for b in imagenet.layout.blocks]
+    first_down = strides.index(2)
+    assert [b.stride for b in cifar.layout.blocks] == [1 if i == first_down else s for i, s in enumerate(strides)]
+    assert cifar.layout.stem_stride == 1
+    child = cifar.build_child(cifar.sample(torch.Generator().manual_seed(1))).eval()
+    seen = []
+    child.head.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape))
+    with torch.no_grad():
+        assert child(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+    assert seen[0][-2:] == (4, 4)
+
+
+def test_width_mult_scales_the_gpu_skeleton_and_keeps_its_residuals():
+    space = MBConvSpace({"skeleton": "gpu", "width_mult": 0.5}, IMAGENET)
+    assert [b.cout for b in space.layout.blocks] == [
+        max(8, int(w * 0.5 / 8 + 0.5) * 8) for _, w, _, _ in GPU_POSITIONS
+    ]
+    assert [b.residual for b in space.layout.blocks] == [r for *_, r in GPU_POSITIONS]
+    assert space.layout.head_width == 864
+
+
+def test_arch_json_records_the_skeleton_and_one_without_it_is_the_search_skeleton():
+    gpu = MBConvSpace({"skeleton": "gpu", "width_mult": 0.25}, CIFAR)
+    arch = gpu.sample(torch.Generator().manual_seed(2))
+    obj = json.loads(json.dumps(gpu.arch_to_json(arch)))
+    assert obj["skeleton"] == "gpu" and len(obj["blocks"]) == 14
+    assert gpu.arch_from_json(obj) == arch
+    assert MBConvSpace.arch_config(obj)["space.skeleton"] == "gpu"
+    old = {k: v for k, v in tiny().arch_to_json(all_k3_e6(tiny())).items() if k != "skeleton"}  # before skeletons
+    assert MBConvSpace.arch_config(old)["space.skeleton"] == "search"
+    with pytest.raises(ArchError, match="space.skeleton=search"):
+        gpu.arch_from_json(old)
+    with pytest.raises(ArchError, match="skeleton"):
+        gpu.arch_from_json({**obj, "skeleton": "mobile"})
+    with pytest.raises(ConfigError, match="space.skeleton"):
+        MBConvSpace({"skeleton": "mobile"}, CIFAR)
+
+
+def test_a_run_written_before_skeletons_loads_as_it_was(tmp_path):
+    """config.json and arch.json of an earlier run have no skeleton key: they are the 21-block space."""
+    from nasframe.engine.training import train_config
+
+    old_arch = {k: v for k, v in tiny().arch_to_json(all_k3_e6(tiny())).items() if k != "skeleton"}
+    config = train_config(old_arch, "tiny", {"device": "cpu"})
+    assert config["space"]["skeleton"] == "search"
+    del config["space"]["skeleton"]  # as an earlier run's config.json
+    space = get_registry().build_space(config)
+    assert space.skeleton == "search" and space.arch_from_json(old_arch) == all_k3_e6(space)

@@ -9,14 +9,15 @@ from nasframe.cli.display import RunDisplay, print_summary
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
 from nasframe.engine.loop import HookObserver, Run
-from nasframe.engine.training import TrainJob, read_arch_file, train_config
+from nasframe.engine.training import TrainJob, read_arch, train_config
 from nasframe.registry import get_registry
 from nasframe.storage.run_directory import RunDir, default_out
 
 
 @cli.command()
-@click.option("--arch", "arch_path", required=True, type=click.Path(dir_okay=False),
-              help="arch.json of a run, or written by hand (DARTS genotype: flat or nested pairs).")
+@click.option("--arch", "arch_path", required=True, metavar="PATH|NAME",
+              help="arch.json of a run or written by hand (DARTS genotype: flat or nested pairs), "
+                   "or a shipped architecture's name (darts_v2, mdenas_gpu, ...: see `nasframe list`).")
 @click.option("--layers", type=click.IntRange(min=1), default=None, help="Cells (DARTS space); default: preset's.")
 @click.option("--channels", type=click.IntRange(min=1), default=None, help="Initial channels (DARTS space).")
 @run_options
@@ -24,7 +25,7 @@ def train(arch_path: str, layers: int | None, channels: int | None, dataset: str
           epochs: int | None, batch_size: int | None, seed: int | None, device: str | None, preset: str,
           out: str | None, resume: bool, sets: tuple[str, ...]) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
-    arch_json = read_arch_file(arch_path)
+    arch_json = read_arch(arch_path)
     overrides = {k: v for k, v in (("space.layers", layers), ("space.channels", channels)) if v is not None}
     overrides.update(overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets))
     config = train_config(arch_json, preset, overrides)

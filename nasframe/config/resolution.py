@@ -20,6 +20,8 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "val_size": 0.5,
         "test_limit": None,
         "cutout": 0,
+        "mean": None,
+        "std": None,
         "download": True,
         "workers": 4,
     },
@@ -29,6 +31,10 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "eval_batch_size": 256,
         "lr": 0.025,
         "lr_min": 0.001,
+        "schedule": "cosine",
+        "gamma": 0.97,
+        "step_epochs": 1,
+        "label_smoothing": 0.0,
         "momentum": 0.9,
         "weight_decay": 3e-4,
         "grad_clip": 5.0,
@@ -119,6 +125,11 @@ def parse_sets(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def preset_for(presets: Mapping[str, Mapping[str, Any]], preset: str, dataset: str) -> dict[str, Any]:
+    """A preset's overrides on ``dataset``: ``presets[preset]``, then ``presets["<preset>/<dataset>"]`` over it."""
+    return {**presets.get(preset, {}), **presets.get(f"{preset}/{dataset}", {})}
+
+
 def resolve(
     space_cls: type,
     strategy_cls: type | None,
@@ -135,10 +146,11 @@ def resolve(
     config["space"] = {"name": space_cls.name, **copy.deepcopy(space_cls.defaults)}
     if strategy_cls is not None:
         config["strategy"] = {"name": strategy_cls.name, **copy.deepcopy(strategy_cls.defaults)}
+    dataset = overrides.get("data.dataset", config["data"]["dataset"])
     space_presets = space_cls.train_presets if train else space_cls.presets
-    apply_overrides(config, space_presets.get(preset, {}), f"the {space_cls.name} space's {preset} preset")
+    apply_overrides(config, preset_for(space_presets, preset, dataset), f"the {space_cls.name} space's {preset} preset")
     if strategy_cls is not None:
-        own = strategy_cls.presets.get(preset, {})
+        own = preset_for(strategy_cls.presets, preset, dataset)
         if not strategy_presets:  # a comparison: only the strategy's own keys, the training setting stays shared
             own = {k: v for k, v in own.items() if k.startswith("strategy.")}
         # a strategy paper's cell count means nothing to a space without cells

@@ -9,6 +9,7 @@ import torch
 
 from nasframe.data.batches import DataModule, TensorBatches, split_sizes
 from nasframe.data.folders import default_data_dir
+from nasframe.data.normalisation import normalisation
 from nasframe.data.unpickle import load_batch
 from nasframe.interfaces.errors import ConfigError, DataError
 from nasframe.interfaces.space import DataInfo
@@ -19,8 +20,6 @@ TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 MEAN = (0.49139968, 0.48215827, 0.44653124)
 STD = (0.24703233, 0.24348505, 0.26158768)
-
-
 
 
 def find_batches(root: Path) -> Path | None:
@@ -88,6 +87,7 @@ def read_split(batches: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str, world: World = World()) -> DataModule:
     """``purpose`` ``search``: train/val split of the training set; ``train``: full training set and test set."""
     data_cfg, train_cfg = config["data"], config["train"]
+    mean, std = normalisation(data_cfg, MEAN, STD)
     root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else default_data_dir()
     batches_dir = locate(root, download=bool(data_cfg.get("download", True)))
     images, labels = read_split(batches_dir, train=True)
@@ -95,7 +95,7 @@ def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str
         images, labels = images[: data_cfg["limit"]], labels[: data_cfg["limit"]]
     info = DataInfo("cifar10", num_classes=10, image_size=32)
     channels_last = bool(train_cfg.get("channels_last")) and device.type == "cuda"
-    common = dict(device=device, channels_last=channels_last, world=world, mean=MEAN, std=STD)
+    common = dict(device=device, channels_last=channels_last, world=world, mean=mean, std=std)
     if int(train_cfg["batch_size"]) % world.size:
         raise ConfigError(f"train.batch_size={train_cfg['batch_size']} does not split over {world.size} processes")
     bs, ebs = int(train_cfg["batch_size"]), int(train_cfg.get("eval_batch_size") or train_cfg["batch_size"])

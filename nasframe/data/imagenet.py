@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nasframe.data.batches import DataModule, split_sizes
 from nasframe.data.folders import default_data_dir
+from nasframe.data.normalisation import normalisation
 from nasframe.interfaces.context import Batch
 from nasframe.interfaces.errors import ConfigError, DataError
 from nasframe.interfaces.space import DataInfo
@@ -30,21 +31,24 @@ LAYOUT = "DIR/train/<class>/*.JPEG and DIR/val/<class>/*.JPEG (torchvision's Ima
 Sample = tuple[str, int]
 
 
-def train_transform() -> Callable:
+Stats = tuple[float, ...]
+
+
+def train_transform(mean: Stats, std: Stats) -> Callable:
     from torchvision import transforms as T
 
     return T.Compose([
         T.RandomResizedCrop(IMAGE_SIZE),
         T.RandomHorizontalFlip(),
         T.ToTensor(),
-        T.Normalize(MEAN, STD),
+        T.Normalize(mean, std),
     ])
 
 
-def eval_transform() -> Callable:
+def eval_transform(mean: Stats, std: Stats) -> Callable:
     from torchvision import transforms as T
 
-    return T.Compose([T.Resize(RESIZE), T.CenterCrop(IMAGE_SIZE), T.ToTensor(), T.Normalize(MEAN, STD)])
+    return T.Compose([T.Resize(RESIZE), T.CenterCrop(IMAGE_SIZE), T.ToTensor(), T.Normalize(mean, std)])
 
 
 def find_classes(folder: Path) -> list[str]:
@@ -204,6 +208,8 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
     """``search``: the ``train`` folder split into train/val (the last ``data.val_size`` images of the
     class-interleaved order); ``train``: the whole ``train`` folder, and the ``val`` folder as test."""
     data_cfg, train_cfg = config["data"], config["train"]
+    mean, std = normalisation(data_cfg, MEAN, STD)
+    augmented, plain = train_transform(mean, std), eval_transform(mean, std)
     root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else default_data_dir() / "imagenet"
     train_dir = _folder(root, "train")
     classes = find_classes(train_dir)
@@ -228,9 +234,9 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         n_train, n_val = split_sizes(len(samples), data_cfg.get("val_size"))
         if n_val == 0:
             raise ConfigError("a search needs validation images: set data.val_size above 0")
-        train = LoaderBatches(samples[:n_train], train_transform(), bs, plain_transform=eval_transform(),
+        train = LoaderBatches(samples[:n_train], augmented, bs, plain_transform=plain,
                               drop_last=n_train >= bs, **common)
-        val = LoaderBatches(samples[n_train:], eval_transform(), ebs, **common)
+        val = LoaderBatches(samples[n_train:], plain, ebs, **common)
         return DataModule(info, train, val, None)
     if purpose != "train":
         raise ValueError(f"purpose must be 'search' or 'train', not {purpose!r}")
@@ -246,7 +252,7 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         )
     if data_cfg.get("test_limit"):
         test_samples = test_samples[: int(data_cfg["test_limit"])]
-    train = LoaderBatches(samples, train_transform(), bs, plain_transform=eval_transform(),
+    train = LoaderBatches(samples, augmented, bs, plain_transform=plain,
                           drop_last=len(samples) >= bs, **common)
-    test = LoaderBatches(test_samples, eval_transform(), ebs, **common)
+    test = LoaderBatches(test_samples, plain, ebs, **common)
     return DataModule(info, train, None, test)

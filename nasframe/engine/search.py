@@ -6,7 +6,7 @@ from typing import Any
 from nasframe.data import build_data
 from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
-from nasframe.engine.schedule import cosine_lr
+from nasframe.engine.schedule import check_schedule, epoch_lr
 from nasframe.interfaces.errors import CheckpointError
 from nasframe.interfaces.space import Arch, ArchLike
 from nasframe.interfaces.strategy import Strategy
@@ -31,6 +31,7 @@ class SupernetJob(Job):
 
     def setup(self) -> None:
         self.start("data", "strategy", "val")
+        check_schedule(self.config["train"])
         self.data = build_data(self.config, self.device, purpose="search", world=self.world)
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
@@ -42,9 +43,8 @@ class SupernetJob(Job):
         self.supernet_params = count_params(self.supernet)
 
     def start_epoch(self, progress: Progress) -> float:
-        """Set this epoch's learning rate (cosine over the budget) and return it."""
-        tc = self.config["train"]
-        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
+        """Set this epoch's learning rate (``train.schedule`` over the budget) and return it."""
+        lr = epoch_lr(self.config["train"], progress.epoch, progress.fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.ctx.epoch = progress.epoch

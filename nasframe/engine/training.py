@@ -12,8 +12,8 @@ from nasframe.config import resolve
 from nasframe.data import DataModule, build_data
 from nasframe.engine.device import autocast
 from nasframe.engine.loop import Job, Progress
-from nasframe.engine.schedule import cosine_lr
-from nasframe.interfaces.errors import ArchError
+from nasframe.engine.schedule import check_schedule, epoch_lr
+from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.meter import ClassificationMeter
 from nasframe.interfaces.space import Arch
 from nasframe.measure.cost import describe_network
@@ -37,6 +37,26 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
     return obj
 
 
+def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, Any]:
+    """The arch.json at a path, or of an architecture a space ships (``darts_v2``, ``mdenas_gpu``, ...).
+
+    A shipped architecture's ``published`` record (its paper and figures) is left out: a run stores the
+    architecture only.
+    """
+    path = Path(path_or_name)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        obj = read_arch_file(path)
+    else:
+        published = (registry or get_registry()).published()
+        if path_or_name not in published:
+            raise ArchError(
+                f"no architecture file {path_or_name!r} and no shipped architecture of that name; "
+                f"shipped: {', '.join(sorted(published))} (`nasframe list` shows their papers)"
+            )
+        obj = published[path_or_name]
+    return {k: v for k, v in obj.items() if k != "published"}
+
+
 def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, Any],
                  registry: Registry | None = None) -> dict[str, Any]:
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
@@ -45,6 +65,14 @@ def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, An
     config = resolve(space_cls, None, preset, {**space_cls.arch_config(arch_json), **overrides}, train=True)
     config["arch"] = arch_json
     return config
+
+
+def label_smoothing(train: dict[str, Any]) -> float:
+    """``train.label_smoothing`` of the training loss (DARTS's ImageNet recipe: 0.1); the test loss is plain."""
+    value = train.get("label_smoothing", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"train.label_smoothing must be a number in [0, 1), not {value!r}")
+    return float(value)
 
 
 class TrainJob(Job):
@@ -63,9 +91,11 @@ class TrainJob(Job):
 
     def setup(self) -> None:
         self.start("data")
+        tc = self.config["train"]
+        check_schedule(tc)
         self.model, self.optimizer = self.place(self.space.build_child(self.arch))
         self.loss_fn = nn.CrossEntropyLoss()
-        tc = self.config["train"]
+        self.train_loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing(tc))
         self.step_model = torch.compile(self.model) if tc.get("compile") else self.model
         if self.num_epochs > 0:
             self.data = self.load_data()
@@ -77,7 +107,7 @@ class TrainJob(Job):
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None
         cfg, tc = self.config, self.config["train"]
-        lr = cosine_lr(tc["lr"], tc["lr_min"], progress.fraction)
+        lr = epoch_lr(tc, progress.epoch, progress.fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.drop_path_prob = float(cfg["space"].get("drop_path", 0.0)) * progress.fraction
@@ -90,8 +120,8 @@ class TrainJob(Job):
             with autocast(self.device, tc):
                 out = self.step_model(x)
                 logits, aux = out if isinstance(out, tuple) else (out, None)
-                loss = self.loss_fn(logits.float(), y)
-                total = loss + aux_weight * self.loss_fn(aux.float(), y) if aux is not None else loss
+                loss = self.train_loss_fn(logits.float(), y)
+                total = loss + aux_weight * self.train_loss_fn(aux.float(), y) if aux is not None else loss
             total.backward()
             self.world.all_reduce_gradients(self.model.parameters())
             if tc.get("grad_clip"):

@@ -1,8 +1,10 @@
 """The SearchSpace interface: named discrete decisions, a weight-sharing supernet, child networks."""
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -60,9 +62,24 @@ class SearchSpace(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     """The ``space.*`` config keys this space reads, with their default values."""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting."""
+    """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting.
+
+    A key ``"<preset>/<dataset>"`` (``"paper/imagenet"``) adds its overrides on top when the run's
+    ``data.dataset`` is that data set."""
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    """Per preset, dotted config overrides for training a found architecture from scratch."""
+    """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
+
+    published_dir: ClassVar[Path | None] = None
+    """Folder of the architectures papers published in this space, shipped with it: ``NAME.json`` is an
+    arch.json with a ``published`` record (``paper``, ``source``, and ``reported``: per setting, its
+    ``dataset``, the ``config`` overrides of the paper's network, and the paper's figures)."""
+
+    @classmethod
+    def published(cls) -> dict[str, dict[str, Any]]:
+        """The shipped architectures by name (``nasframe train --arch NAME``), each as its arch.json."""
+        if cls.published_dir is None:
+            return {}
+        return {path.stem: json.loads(path.read_text()) for path in sorted(cls.published_dir.glob("*.json"))}
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         self.config = {**self.defaults, **config}

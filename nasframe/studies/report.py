@@ -139,6 +139,15 @@ def budget_text(record: Mapping[str, Any]) -> str:
     return f"{epochs} epoch{'s' if epochs != 1 else ''} of supernet training per trial"
 
 
+def schedule_text(train: Mapping[str, Any]) -> str:
+    """The learning-rate schedule in words: ``→0.0 cosine`` (older bench records have no schedule: cosine)."""
+    schedule = train.get("schedule", "cosine")
+    if schedule == "cosine":
+        return f"→{train.get('lr_min')} cosine"
+    every = "epoch" if schedule == "exponential" else f"{train.get('step_epochs')} epochs"
+    return f"×{train.get('gamma')} every {every}"
+
+
 def bench_caption(record: Mapping[str, Any]) -> list[str]:
     settings = record.get("settings", {})
     cfg = record.get("shared_config", {})
@@ -151,7 +160,7 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
         "retrain test acc %: the arch trained from scratch, on the test set.",
         f"Shared by every strategy: space {settings.get('space')} ({space_bits}), preset {settings.get('preset')}, "
         f"seeds {seeds}, data {data.get('dataset')} (limit={data.get('limit')}, val_size={data.get('val_size')}), "
-        f"batch {train.get('batch_size')}, lr {train.get('lr')}→{train.get('lr_min')} cosine.",
+        f"batch {train.get('batch_size')}, lr {train.get('lr')} {schedule_text(train)}.",
     ]
     retrain = settings.get("retrain_epochs") or 0
     lines.append(f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."

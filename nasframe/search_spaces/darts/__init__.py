@@ -2,7 +2,8 @@
 
 Modules: ``ops`` (the eight edge ops and the preprocessing blocks), ``genotype`` (decision layout,
 genotype <-> Arch, arch.json, ``derive``), ``supernet`` (the search network), ``child`` (the
-evaluation network). Shipped genotypes: ``genotypes/darts_v1.json`` and ``darts_v2.json``.
+evaluation network). Shipped genotypes (``nasframe train --arch NAME``): ``genotypes/*.json``, each
+with the paper and code it comes from.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpa
 from . import genotype as _genotype
 from .child import ChildNetwork
 from .genotype import DARTS_V1, DARTS_V2, GENOTYPES_DIR, cell_edges, decision_names, load_genotype
+from .layout import VARIANTS
 from .ops import CHOICES
 from .supernet import SearchNetwork
 
@@ -32,10 +34,23 @@ __all__ = [
 ]
 
 
+TINY_IMAGENET = {"space.channels": 16}
+"""At C < 16 the ImageNet network reduces 8 or fewer channels at 56x56, where PyTorch's CPU channels-last
+1x1 stride-2 convolution crashes in its backward pass (seen with torch 2.14)."""
+
+
 class DartsSpace(SearchSpace):
-    """DARTS cells: 14 edges per cell type, 8 choices per edge, two cell types (normal, reduce)."""
+    """DARTS cells: 14 edges per cell type, 8 choices per edge, two cell types (normal, reduce).
+
+    ``space.variant``: ``auto`` (ImageNet data -> ``imagenet``, anything else -> ``cifar``), ``cifar``
+    (DARTS's NetworkCIFAR) or ``imagenet`` (NetworkImageNet: three stride-2 stem convs, 14 cells at
+    C=48 in the ``paper`` preset). ``space.pool_bn``: pools followed by BatchNorm (MdeNAS's network).
+    The ``paper`` presets are MdeNAS's: pixels in [-1, 1] and drop-path 0.3 on CIFAR; DARTS's
+    ImageNet recipe (250 epochs, SGD 0.1 decayed x0.97 per epoch, label smoothing 0.1) on ImageNet.
+    """
 
     name = "darts"
+    published_dir = GENOTYPES_DIR
     defaults = {
         "channels": 16,
         "layers": 8,
@@ -44,6 +59,8 @@ class DartsSpace(SearchSpace):
         "auxiliary": True,
         "auxiliary_weight": 0.4,
         "drop_path": 0.2,
+        "variant": "auto",
+        "pool_bn": False,
     }
     presets = {
         "paper": {
@@ -53,6 +70,8 @@ class DartsSpace(SearchSpace):
             "train.epochs": 100,
             "train.lr_min": 0.0,
             "data.val_size": 5000,
+            "data.mean": 0.5,
+            "data.std": 0.5,
         },
         "tiny": {
             "space.layers": 3,
@@ -62,6 +81,7 @@ class DartsSpace(SearchSpace):
             "data.limit": 1000,
             "data.val_size": 0.5,
         },
+        "tiny/imagenet": TINY_IMAGENET,
     }
     train_presets = {
         "paper": {
@@ -71,7 +91,25 @@ class DartsSpace(SearchSpace):
             "train.epochs": 600,
             "train.lr_min": 0.0,
             "train.weight_decay": 3e-4,
+            "space.drop_path": 0.3,
             "data.cutout": 16,
+            "data.mean": 0.5,
+            "data.std": 0.5,
+        },
+        "paper/imagenet": {
+            "space.layers": 14,
+            "space.channels": 48,
+            "space.drop_path": 0.0,
+            "train.batch_size": 128,
+            "train.epochs": 250,
+            "train.lr": 0.1,
+            "train.schedule": "exponential",
+            "train.gamma": 0.97,
+            "train.weight_decay": 3e-5,
+            "train.label_smoothing": 0.1,
+            "data.cutout": 0,
+            "data.mean": None,
+            "data.std": None,
         },
         "tiny": {
             "space.layers": 3,
@@ -84,6 +122,7 @@ class DartsSpace(SearchSpace):
             "data.test_limit": 500,
             "data.cutout": 16,
         },
+        "tiny/imagenet": TINY_IMAGENET,
     }
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
@@ -94,6 +133,15 @@ class DartsSpace(SearchSpace):
         self.stem_multiplier = self._positive_int("stem_multiplier")
         if self.channels % 2:
             raise ConfigError(f"space.channels must be even (FactorizedReduce halves it), got {self.channels}")
+        variant = self.config["variant"]
+        if variant == "auto":
+            variant = "imagenet" if data.name == "imagenet" else "cifar"
+        if variant not in VARIANTS:
+            raise ConfigError(f"space.variant must be auto, {' or '.join(VARIANTS)}, not {variant!r}")
+        self.variant: str = variant
+        self.pool_bn = self.config["pool_bn"]
+        if not isinstance(self.pool_bn, bool):
+            raise ConfigError(f"space.pool_bn must be true or false, not {self.pool_bn!r}")
         self._decisions = tuple(Decision(name, CHOICES) for name in decision_names(self.nodes))
 
     def _positive_int(self, key: str) -> int:
@@ -110,17 +158,17 @@ class DartsSpace(SearchSpace):
     def edges_per_cell(self) -> int:
         return len(cell_edges(self.nodes))
 
-    def _network_size(self) -> dict[str, int]:
-        """What the supernet and the child share: cells, channels, nodes, classes."""
+    def _network_size(self) -> dict[str, int | str]:
+        """What the supernet and the child share: variant, cells, channels, nodes, classes."""
         return {"C": self.channels, "layers": self.layers, "nodes": self.nodes, "stem_multiplier": self.stem_multiplier,
-                "num_classes": self.data.num_classes, "in_channels": self.data.channels}
+                "num_classes": self.data.num_classes, "in_channels": self.data.channels, "variant": self.variant}
 
     def build_supernet(self) -> SearchNetwork:
         return SearchNetwork(**self._network_size())
 
     def build_child(self, arch: Arch) -> ChildNetwork:
         self.check_arch(arch)
-        return ChildNetwork(arch, auxiliary=bool(self.config["auxiliary"]), **self._network_size())
+        return ChildNetwork(arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size())
 
     def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
         return _genotype.derive(scores, self.nodes)
@@ -130,7 +178,13 @@ class DartsSpace(SearchSpace):
 
     def arch_to_json(self, arch: Arch) -> dict[str, Any]:
         self.check_arch(arch)
-        return _genotype.arch_to_json(arch, self.nodes)
+        obj = _genotype.arch_to_json(arch, self.nodes)
+        return {**obj, "pool_bn": True} if self.pool_bn else obj
+
+    @classmethod
+    def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """A genotype written with ``"pool_bn": true`` (MdeNAS's released network) is trained with pool BN."""
+        return {"space.pool_bn": True} if obj.get("pool_bn") is True else {}
 
     def arch_from_json(self, obj: Any) -> Arch:
         return _genotype.arch_from_json(obj, self.nodes)

@@ -207,16 +207,16 @@ def arch_from_json(obj: Any, nodes: int) -> Arch:
 
 
 def genotype_names() -> list[str]:
-    """The genotypes shipped in ``genotypes/`` (``darts_v1``, ``darts_v2``)."""
+    """The genotypes shipped in ``genotypes/`` (``darts_v1``, ``darts_v2``, ``mdenas``, ...)."""
     return sorted(p.stem for p in GENOTYPES_DIR.glob("*.json"))
 
 
 def load_genotype(name: str) -> dict[str, Any]:
-    """The arch.json of a shipped genotype, e.g. ``load_genotype("darts_v2")``."""
+    """The arch.json of a shipped genotype, e.g. ``load_genotype("darts_v2")``, without its ``published`` record."""
     path = GENOTYPES_DIR / f"{name}.json"
     if not path.is_file():
         raise ArchError(f"no shipped DARTS genotype {name!r}; available: {', '.join(genotype_names())}")
-    return json.loads(path.read_text())
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "published"}
 
 
 def _genotype(normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> dict[str, Any]:

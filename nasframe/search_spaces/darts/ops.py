@@ -94,7 +94,7 @@ class Pool(Op):
     """3x3 max or average pool, padding 1 (the average ignores the padding), optionally then BatchNorm.
 
     The supernet follows every pool by BatchNorm (affine=False); DARTS's child networks do not, and
-    the published parameter counts depend on it.
+    the published parameter counts depend on it; MdeNAS's child networks (pt.darts) do (affine).
     """
 
     def __init__(self, kind: str, C: int, stride: int, bn: bool, affine: bool) -> None:

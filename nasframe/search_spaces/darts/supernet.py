@@ -22,7 +22,7 @@ from torch import nn
 from nasframe import ArchError, Supernet
 
 from .genotype import cell_edges, decision_names
-from .layout import cell_plan, stem
+from .layout import cell_plan, first_inputs, stems
 from .ops import CHOICES, NONE, Op, cell_preprocessing, make_op
 
 NUM_CHOICES = len(CHOICES)
@@ -122,7 +122,7 @@ class SearchCell(nn.Module):
 
 
 class SearchNetwork(Supernet):
-    """Stem, ``layers`` search cells (reductions at layers//3 and 2*layers//3), global pool, linear."""
+    """Stem(s) of the variant, ``layers`` search cells (reductions at layers//3 and 2*layers//3), global pool, linear."""
 
     def __init__(
         self,
@@ -132,13 +132,14 @@ class SearchNetwork(Supernet):
         stem_multiplier: int,
         num_classes: int,
         in_channels: int = 3,
+        variant: str = "cifar",
     ) -> None:
         super().__init__()
         self.nodes = nodes
         self.num_edges = len(cell_edges(nodes))
         self.decision_names = decision_names(nodes)
-        self.stem = stem(in_channels, C, stem_multiplier)
-        plan = cell_plan(C, layers, nodes, stem_multiplier)
+        self.stem, self.stem1 = stems(variant, in_channels, C, stem_multiplier)
+        plan = cell_plan(variant, C, layers, nodes, stem_multiplier)
         self.cells = nn.ModuleList(
             SearchCell(nodes, s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev) for s in plan
         )
@@ -180,7 +181,7 @@ class SearchNetwork(Supernet):
     def _forward_discrete(self, x: torch.Tensor, choice: list[int]) -> torch.Tensor:
         E = self.num_edges
         per_type = (choice[:E], choice[E:])
-        s0 = s1 = self.stem(x)
+        s0, s1 = first_inputs(self.stem, self.stem1, x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, per_type[cell.reduction])
         return s1
@@ -200,7 +201,7 @@ class SearchNetwork(Supernet):
         per_type = (weights[:E], weights[E:])
         scalars = [[row.unbind(0) for row in w.unbind(0)] for w in per_type]
         per_channel: dict[tuple[int, int], list] = {}
-        s0 = s1 = self.stem(x)
+        s0, s1 = first_inputs(self.stem, self.stem1, x)
         for cell in self.cells:
             t = int(cell.reduction)
             key = (t, cell.C)

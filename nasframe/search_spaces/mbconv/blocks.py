@@ -64,12 +64,13 @@ class MBConv(nn.Module):
         return f"kernel={self.kernel}, expand={self.expand}, stride={self.stride}, residual={self.residual}"
 
 
-def init_weights(model: nn.Module) -> None:
-    """MobileNetV2's initialisation: Kaiming (fan out) convs, unit BN, small-normal classifier."""
+def init_weights(model: nn.Module, bn_eps: float) -> None:
+    """MobileNetV2's initialisation: Kaiming (fan out) convs, unit BN with epsilon ``bn_eps``, small-normal classifier."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
         elif isinstance(m, nn.BatchNorm2d):
+            m.eps = bn_eps
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):

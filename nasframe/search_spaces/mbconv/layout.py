@@ -1,4 +1,4 @@
-"""The ProxylessNAS backbone: where the 21 searchable blocks sit, their widths and strides, per variant."""
+"""The backbones (skeletons) of the MBConv space: where the searchable blocks sit, their widths and strides."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,13 +6,32 @@ from dataclasses import dataclass
 from .blocks import SKIP, Choice
 
 VARIANTS = ("cifar", "imagenet")
-IMAGE_SIZE = {"cifar": 32, "imagenet": 224}
 
-STEM_WIDTH = 32
-FIRST_BLOCK_WIDTH = 16
-HEAD_WIDTH = 1280
-STAGES = ((24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2), (320, 1, 1))
-"""(width, blocks, stride of the first block) of the searchable stages, at width_mult 1."""
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A backbone at width_mult 1: stem, optional fixed first block, searchable stages, head."""
+
+    stem_width: int
+    first_width: int | None
+    """Width of the fixed MBConv(3, 1) block after the stem; None: the first searchable block follows the stem."""
+    stages: tuple[tuple[int, int, int], ...]
+    """(width, blocks, stride of the first block) of the searchable stages."""
+    head_width: int
+    bn_eps: float
+
+
+SKELETONS = {
+    # ProxylessNAS's released GPU net with its zero layers dropped (docs/reproduce.md cites the config).
+    "gpu": Skeleton(40, None, ((24, 1, 1), (32, 1, 2), (56, 2, 2), (112, 2, 2), (128, 3, 1), (256, 4, 2),
+                               (432, 1, 1)), 1728, 1e-3),
+    # ProxylessNAS's released CPU net with its two zero layers (in the 88-wide stage) dropped.
+    "cpu": Skeleton(40, None, ((24, 1, 1), (32, 4, 2), (48, 4, 2), (88, 2, 2), (104, 4, 1), (216, 4, 2),
+                               (360, 1, 1)), 1432, 1e-3),
+    # ProxylessNAS's search backbone: 21 searchable blocks after a fixed 16-wide first block.
+    "search": Skeleton(32, 16, ((24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2), (320, 1, 1)), 1280, 1e-5),
+}
+"""``space.skeleton``: ``gpu`` (14 positions), ``cpu`` (20) and ``search`` (21)."""
 
 KERNELS = (3, 5, 7)
 CHOICE_SETS = {
@@ -33,7 +52,7 @@ class BlockSpec:
     """One searchable block position."""
 
     index: int
-    """0-based position among the 21 searchable blocks."""
+    """0-based position among the searchable blocks."""
     stage: int
     """1-based stage number."""
     cin: int
@@ -50,21 +69,26 @@ class BlockSpec:
 @dataclass(frozen=True)
 class Layout:
     variant: str
+    skeleton: str
     stem_stride: int
     stem_width: int
-    first_width: int
+    first_width: int | None
     head_width: int
+    bn_eps: float
     blocks: tuple[BlockSpec, ...]
 
 
-def build_layout(variant: str, width_mult: float) -> Layout:
-    """The backbone of ``variant``; CIFAR sets the stem stride and the 24-stage stride to 1 (total stride 8)."""
+def build_layout(variant: str, width_mult: float, skeleton: str = "search") -> Layout:
+    """``skeleton``'s backbone; CIFAR sets the stem stride and the first stride-2 stage's stride to 1 (total stride 8)."""
     w = lambda c: round_width(c * width_mult)  # noqa: E731
+    plan = SKELETONS[skeleton]
     cifar = variant == "cifar"
+    downsampling = [s for s, (_, _, stride) in enumerate(plan.stages) if stride == 2]
     blocks = []
-    nominal_in, cin = FIRST_BLOCK_WIDTH, w(FIRST_BLOCK_WIDTH)
-    for s, (width, count, first_stride) in enumerate(STAGES):
-        if cifar and s == 0:
+    nominal_in = plan.first_width or plan.stem_width
+    cin = w(nominal_in)
+    for s, (width, count, first_stride) in enumerate(plan.stages):
+        if cifar and s == downsampling[0]:
             first_stride = 1
         for j in range(count):
             stride = first_stride if j == 0 else 1
@@ -73,10 +97,12 @@ def build_layout(variant: str, width_mult: float) -> Layout:
             nominal_in, cin = width, w(width)
     return Layout(
         variant=variant,
+        skeleton=skeleton,
         stem_stride=1 if cifar else 2,
-        stem_width=w(STEM_WIDTH),
-        first_width=w(FIRST_BLOCK_WIDTH),
-        head_width=w(HEAD_WIDTH),
+        stem_width=w(plan.stem_width),
+        first_width=None if plan.first_width is None else w(plan.first_width),
+        head_width=w(plan.head_width),
+        bn_eps=plan.bn_eps,
         blocks=tuple(blocks),
     )
 

@@ -22,12 +22,14 @@ def make_block(spec: BlockSpec, choice: Choice) -> nn.Module:
 
 
 class _Backbone(nn.Module):
-    """Stem, fixed first block, and head + classifier: what every architecture shares."""
+    """Stem, the fixed first block (``search`` skeleton only), and head + classifier: what every architecture shares."""
 
     def __init__(self, layout: Layout, num_classes: int, in_channels: int) -> None:
         super().__init__()
         self.stem = nn.Sequential(*conv_bn(in_channels, layout.stem_width, 3, layout.stem_stride))
-        self.first = MBConv(layout.stem_width, layout.first_width, 3, 1, 1, residual=False)
+        self.first: nn.Module = nn.Identity()
+        if layout.first_width is not None:
+            self.first = MBConv(layout.stem_width, layout.first_width, 3, 1, 1, residual=False)
         last = layout.blocks[-1].cout
         self.head = nn.Sequential(*conv_bn(last, layout.head_width, 1))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -50,7 +52,7 @@ class MBConvNet(_Backbone):
         self.blocks = nn.Sequential(
             *(make_block(spec, c) for spec, c in zip(layout.blocks, choices) if not c.is_skip)
         )
-        init_weights(self)
+        init_weights(self, layout.bn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(self.blocks(self.features_in(x)))
@@ -72,7 +74,7 @@ class MBConvSupernet(_Backbone, Supernet):
         self.candidates = nn.ModuleList(
             nn.ModuleList(make_block(spec, c) for c in position) for spec, position in zip(layout.blocks, choices)
         )
-        init_weights(self)
+        init_weights(self, layout.bn_eps)
 
     def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:
         x = self.features_in(x)

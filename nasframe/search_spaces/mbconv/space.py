@@ -1,6 +1,7 @@
-"""The MBConv search space of MdeNAS and ProxylessNAS: which MBConv block at each of 21 positions."""
+"""The MBConv search space of MdeNAS and ProxylessNAS: which MBConv block at each position of a skeleton."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -11,7 +12,7 @@ from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpa
 from .blocks import Choice
 from .layout import (
     CHOICE_SETS,
-    IMAGE_SIZE,
+    SKELETONS,
     VARIANTS,
     Layout,
     block_choices,
@@ -19,21 +20,33 @@ from .layout import (
 )
 from .networks import MBConvNet, MBConvSupernet
 
+LEGACY_SKELETON = "search"
+"""The skeleton of a config or arch.json without a ``skeleton`` key: runs from before skeletons existed."""
+
 
 class MBConvSpace(SearchSpace):
-    """21 searchable MBConv blocks on the ProxylessNAS backbone (docs/algorithms.md#mbconv-space).
+    """Searchable MBConv blocks on a ProxylessNAS backbone (docs/algorithms.md#mbconv-space).
 
+    ``space.skeleton``: ``gpu`` (default; MdeNAS's Table 3 space: the 14 non-zero blocks of
+    ProxylessNAS's released GPU net), ``cpu`` (the 20 of its CPU net) or ``search`` (ProxylessNAS's
+    21-block search backbone after a fixed first block). A config or arch.json without the key is
+    ``search``, so runs written before skeletons existed load as they were.
     ``space.variant``: ``auto`` (ImageNet data -> ``imagenet``, anything else -> ``cifar``), ``cifar``
-    (32x32, total stride 8) or ``imagenet`` (224x224, total stride 32). ``space.choices``: ``mdenas``
-    ({3,5,7} x {1,3,6}) or ``proxyless`` ({3,5,7} x {3,6} plus ``skip`` on stride-1 same-width blocks).
+    (32x32, total stride 8: the stem and the first downsampling stage keep stride 1) or ``imagenet``
+    (224x224, total stride 32). ``space.choices``: ``mdenas`` ({3,5,7} x {1,3,6}) or ``proxyless``
+    ({3,5,7} x {3,6} plus ``skip`` on stride-1 same-width blocks).
     ``space.width_mult`` scales every width (rounded to a multiple of 8, at least 8); which blocks
     have a residual and may be skipped is fixed by the widths at 1.0, so an arch fits every width.
     """
 
     name = "mbconv"
-    defaults = {"variant": "auto", "choices": "mdenas", "width_mult": 1.0}
+    published_dir = Path(__file__).with_name("archs")
+    defaults = {"skeleton": "gpu", "variant": "auto", "choices": "mdenas", "width_mult": 1.0}
     presets = {
-        "paper": {"train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000},
+        "paper": {
+            "train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000,
+            "data.mean": 0.5, "data.std": 0.5,
+        },
         "tiny": {
             "space.width_mult": 0.25, "train.batch_size": 32, "train.epochs": 2, "data.limit": 600,
             "data.val_size": 0.5,
@@ -41,6 +54,11 @@ class MBConvSpace(SearchSpace):
     }
     train_presets = {
         "paper": {"train.batch_size": 96, "train.epochs": 300, "train.lr_min": 0.0},
+        "paper/imagenet": {  # MdeNAS's ImageNet training, DARTS's recipe: SGD 0.1 x0.97 per epoch, smoothing 0.1
+            "train.batch_size": 128, "train.epochs": 250, "train.lr": 0.1, "train.schedule": "exponential",
+            "train.gamma": 0.97, "train.weight_decay": 3e-5, "train.label_smoothing": 0.1, "data.mean": None,
+            "data.std": None,
+        },
         "tiny": {
             "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "train.lr": 0.05,
             "data.limit": 2000, "data.test_limit": 500,
@@ -48,7 +66,10 @@ class MBConvSpace(SearchSpace):
     }
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
-        super().__init__(config, data)
+        super().__init__({"skeleton": LEGACY_SKELETON, **config}, data)
+        skeleton = self.config["skeleton"]
+        if skeleton not in SKELETONS:
+            raise ConfigError(f"space.skeleton must be one of {', '.join(SKELETONS)}, not {skeleton!r}")
         variant = self.config["variant"]
         if variant == "auto":
             variant = "imagenet" if data.name == "imagenet" else "cifar"
@@ -60,10 +81,11 @@ class MBConvSpace(SearchSpace):
         width = self.config["width_mult"]
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
             raise ConfigError(f"space.width_mult must be a positive number, not {width!r}")
+        self.skeleton: str = skeleton
         self.variant: str = variant
         self.choice_set: str = choices
         self.width_mult = float(width)
-        self.layout: Layout = build_layout(variant, self.width_mult)
+        self.layout: Layout = build_layout(variant, self.width_mult, skeleton)
         self.block_choices: tuple[tuple[Choice, ...], ...] = tuple(
             block_choices(spec, choices) for spec in self.layout.blocks
         )
@@ -75,11 +97,6 @@ class MBConvSpace(SearchSpace):
     @property
     def decisions(self) -> tuple[Decision, ...]:
         return self._decisions
-
-    @property
-    def image_size(self) -> int:
-        """The input resolution the variant is designed for (32 or 224)."""
-        return IMAGE_SIZE[self.variant]
 
     def chosen(self, arch: Arch) -> list[Choice]:
         """The Choice of every block, in order."""
@@ -111,33 +128,42 @@ class MBConvSpace(SearchSpace):
         blocks: list[Any] = [
             "skip" if c.is_skip else {"kernel": c.kernel, "expand": c.expand} for c in self.chosen(arch)
         ]
-        return {"space": self.name, "variant": self.variant, "choices": self.choice_set, "blocks": blocks}
+        return {"space": self.name, "skeleton": self.skeleton, "variant": self.variant, "choices": self.choice_set,
+                "blocks": blocks}
 
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """A proxyless arch needs the proxyless choice set (its ``skip`` and expand-3/6-only blocks)."""
-        return {"space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else {}
+        """An arch needs its skeleton, and a proxyless arch the proxyless choice set (``skip``, expand 3/6 only)."""
+        config = {"space.skeleton": obj.get("skeleton", LEGACY_SKELETON)}
+        return {**config, "space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else config
 
     def arch_from_json(self, obj: Any) -> Arch:
-        """Read ``{"space": "mbconv", "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
+        """Read ``{"space": "mbconv", "skeleton": s, "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
 
-        ``variant`` and ``choices`` are informative: an arch whose blocks are all in this space's
-        choice set is accepted whatever they say (a CIFAR-searched arch may be trained on ImageNet).
+        ``skeleton`` must be this space's (absent: ``search``). ``variant`` and ``choices`` are informative:
+        an arch whose blocks are all in this space's choice set is accepted whatever they say (a
+        CIFAR-searched arch may be trained on ImageNet).
         """
         if not isinstance(obj, Mapping):
             raise ArchError(f"an mbconv arch.json is a JSON object with a 'blocks' list, not {type(obj).__name__}")
         space = obj.get("space", self.name)
         if space != self.name:
             raise ArchError(f"arch.json is for space {space!r}, not {self.name!r}: pass --space {space}")
-        for key, allowed in (("variant", VARIANTS), ("choices", tuple(CHOICE_SETS))):
+        for key, allowed in (("skeleton", tuple(SKELETONS)), ("variant", VARIANTS), ("choices", tuple(CHOICE_SETS))):
             if key in obj and obj[key] not in allowed:
                 raise ArchError(f"arch.json {key!r} must be one of {', '.join(allowed)}, not {obj[key]!r}")
+        skeleton = obj.get("skeleton", LEGACY_SKELETON)
+        if skeleton != self.skeleton:
+            raise ArchError(
+                f"arch.json is an architecture of the {skeleton} skeleton, this space has the {self.skeleton} "
+                f"skeleton: pass --set space.skeleton={skeleton}"
+            )
         blocks = obj.get("blocks")
         if not isinstance(blocks, list):
             raise ArchError("arch.json has no 'blocks' list (one entry per searchable block)")
         n = len(self._decisions)
         if len(blocks) != n:
-            raise ArchError(f"arch.json has {len(blocks)} blocks; the mbconv space has {n}")
+            raise ArchError(f"arch.json has {len(blocks)} blocks; the mbconv {self.skeleton} skeleton has {n}")
         hint = ""
         if obj.get("choices", self.choice_set) != self.choice_set:
             hint = f" (arch.json was written with choices {obj['choices']!r}: pass --set space.choices={obj['choices']})"
