@@ -8,6 +8,7 @@ from typing import Any
 
 from nasframe.interfaces import __version__
 from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
 from nasframe.interfaces.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
@@ -34,6 +35,7 @@ __all__ = [
     "Feedback",
     "GradientStrategy",
     "LossAccuracy",
+    "NEAR_TIE_MARGIN",
     "NasframeError",
     "PluginError",
     "Relaxed",
@@ -44,12 +46,14 @@ __all__ = [
     "Supernet",
     "World",
     "__version__",
+    "distribution_metrics",
     "grads_or_zeros",
     "hookimpl",
     "load_model",
     "load_run",
     "masked_softmax",
     "mean_entropy",
+    "ranked_choices",
 ]
 
 

@@ -124,7 +124,7 @@ class SearchJob(SupernetJob):
         self.strategy.load_state_dict(ckpt.nested("strategy"))
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
-        arch: Arch = self.strategy.final()
+        arch: Arch = self.strategy.final()  # may draw from the strategy generator (derive's ties): after the last checkpoint
         self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
         arch_json = self.space.arch_to_json(arch)
         rundir.write_json(rundir.arch, arch_json)
@@ -145,4 +145,5 @@ class SearchJob(SupernetJob):
             "images_per_second": round(images / elapsed, 2) if elapsed else None,
             "peak_memory_bytes": peak_memory_bytes(self.device),
             "budget": {"epochs": self.num_epochs, "seconds": self.config["budget"].get("seconds")},
+            "strategy_metrics": self.strategy.metrics(),
         }

@@ -44,6 +44,7 @@ from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
+from nasframe.studies.protocol import protocol_record
 
 BENCH_FILE = "bench.json"
 RESULTS_FILE = "results.jsonl"
@@ -53,15 +54,17 @@ FORMAT = 1
 EPOCH_CAP = 1_000_000
 """``train.epochs`` under a seconds budget when no epoch count is given: the clock decides."""
 
+DECISION_KEYS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
+"""How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``)."""
+
 ROW_KEYS = (
     "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
     "latency_ms",
     "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
-    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops",
+    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
 )
-"""Keys of every results.jsonl row (``retrain_*`` are null without retraining)."""
-
-# Settings a rerun may change without making it another bench (as a run's portable keys).
+"""Keys of every results.jsonl row (``retrain_*`` are null without retraining; the decision keys are
+null for a strategy without a distribution, such as random search)."""
 
 
 def parse_names(text: str, what: str) -> tuple[str, ...]:
@@ -258,7 +261,7 @@ class Bench:
             if diff:  # cannot happen with strategy_presets=False unless a plugin mutates its config
                 raise NasframeError(f"trial {trial.name} would not share the bench's settings: {'; '.join(diff[:4])}")
         if spec.retrain_epochs:  # a bad --retrain-set fails now, not after the searches
-            resolve(self.space_cls, None, spec.preset, self.retrain_overrides(spec.seeds[0]), train=True)
+            self.retrain_config(spec.seeds[0])
         self.results_path = self.out / RESULTS_FILE
         self.bench_path = self.out / BENCH_FILE
 
@@ -268,6 +271,10 @@ class Bench:
         shared = {k: self.shared_config["data"][k.split(".")[1]] for k in ("data.dataset", "data.dir", "data.download")}
         return {**shared, "device": self.shared_config["device"], **self.spec.retrain_overrides,
                 "train.epochs": self.spec.retrain_epochs, "seed": seed}
+
+    def retrain_config(self, seed: int) -> dict[str, Any]:
+        """The resolved from-scratch training config of a trial with ``seed`` (its arch aside)."""
+        return resolve(self.space_cls, None, self.spec.preset, self.retrain_overrides(seed), train=True)
 
     def record(self) -> dict[str, Any]:
         """bench.json: the settings, the budget as resolved, and the config every trial shares."""
@@ -286,6 +293,10 @@ class Bench:
             "strategy_configs": {t.strategy: t.config["strategy"] for t in self.trials},
             "portable": {k: v for k, v in self.spec.overrides.items() if is_portable(k)},
             "versions": {"nasframe": __version__, "torch": torch.__version__},
+            "protocol": protocol_record(
+                self.space_cls, {t.strategy: (self.registry.strategy(t.strategy), t.config["strategy"]) for t in self.trials},
+                self.registry.evaluator(self.shared_config["evaluator"]["name"]), self.shared_config, self.spec.seeds,
+                budget, self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None),
         }
 
     def check_out(self) -> None:
@@ -455,4 +466,5 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "retrain_seconds": retrain.get("train_seconds"),
         "retrain_params": retrain.get("params"),
         "retrain_flops": retrain.get("flops"),
+        **{key: (summary.get("strategy_metrics") or {}).get(key) for key in DECISION_KEYS},
     }
