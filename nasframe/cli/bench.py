@@ -10,11 +10,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nasframe.cli import cli
 from nasframe.cli.display import console, fmt
+from nasframe.cli.tables import print_report
 from nasframe.config import PRESETS, parse_sets
 from nasframe.engine.loop import HookObserver
 from nasframe.registry import get_registry
-from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, BenchSpec, Trial, parse_names, parse_seeds
-from nasframe.studies.report import bench_table, print_rich
+from nasframe.studies.bench import (
+    EPOCH_CAP,
+    Bench,
+    BenchObserver,
+    BenchSpec,
+    Trial,
+    parse_names,
+    parse_seeds,
+    read_bench,
+)
+from nasframe.studies.report import bench_report
 
 
 class BenchProgress(BenchObserver):
@@ -123,7 +133,5 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     with BenchProgress() as display:
         rows = runner.execute([display, HookObserver(get_registry())],
                               devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
-    from nasframe.studies.bench import read_bench
-
-    print_rich(bench_table(read_bench(path), rows))
+    print_report(bench_report(read_bench(path), rows))
     click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

@@ -58,7 +58,8 @@ def selection_rule(space_cls: type[SearchSpace], strategy_cls: type[Strategy], c
         else f"{strategy_cls.name}.final() (the strategy does not describe its selection)"
     if "derive" in text:
         doc = (space_cls.derive.__doc__ or "").strip().splitlines()
-        text += f"; {space_cls.name} derive: {doc[0].rstrip('.') if doc else 'not described'}"
+        rule = doc[0].rstrip(".") if doc else "not described"
+        text += f"; {space_cls.name} derive: {rule[:1].lower()}{rule[1:]}"
     return text
 
 
