@@ -104,7 +104,9 @@ class BenchProgress(BenchObserver):
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
 @click.option("--devices", default=None, metavar="D1,D2,...",
               help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a search config key for every trial.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a search config key for every trial; STRATEGY:strategy.KEY=VALUE for one strategy's "
+                   "trials, e.g. mdenas:strategy.sample_every=step.")
 @click.option("--retrain-set", "retrain_sets", multiple=True, metavar="KEY=VALUE",
               help="Override a key of the from-scratch training config (the space's train preset).")
 def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_seconds: float | None,

@@ -11,7 +11,7 @@ from nasframe.studies.report import Report, TableData
 def to_rich(table: TableData) -> Table:
     out = Table(title=table.title, caption="\n".join(table.caption) or None, caption_justify="left")
     for j, name in enumerate(table.columns):
-        out.add_column(name, justify="right" if j >= table.numeric_from else "left", no_wrap=j == 0)
+        out.add_column(name, justify="right" if table.is_numeric(j) else "left", no_wrap=j == 0)
     for i, row in enumerate(table.rows):
         out.add_row(*[f"[bold green]{escape(c)}[/]" if (i, j) in table.best else escape(c) for j, c in enumerate(row)])
     return out

@@ -99,7 +99,8 @@ class BenchSpec:
     seconds: float | None = None
     retrain_epochs: int = 0
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    """``--set`` for the searches (every key but the portable ones is part of the bench's identity)."""
+    """``--set`` for the searches (every key but the portable ones is part of the bench's identity);
+    ``NAME:strategy.KEY`` sets a key of strategy NAME only (e.g. ``mdenas:strategy.sample_every``)."""
     retrain_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``--retrain-set`` for the from-scratch training of each final architecture."""
 
@@ -120,6 +121,11 @@ class BenchSpec:
             raise ConfigError(f"--budget-seconds must be positive, not {self.seconds}")
         if self.retrain_epochs < 0:
             raise ConfigError(f"--retrain-epochs must be 0 or more, not {self.retrain_epochs}")
+        for key in self.overrides:
+            name, sep, own = key.partition(":")
+            if sep and (name not in self.strategies or not own.startswith("strategy.") or own == "strategy.name"):
+                raise ConfigError(f"--set {key}=... must be STRATEGY:strategy.KEY with a strategy of this bench "
+                                  "(a strategy's own keys; everything else is shared by every strategy)")
         for key in ("seed", "strategy.name", "space.name"):
             if key in self.overrides:
                 raise ConfigError(f"--set {key}=... is not allowed in a bench: use --seeds, --strategies or --space")
@@ -140,6 +146,11 @@ class BenchSpec:
         if self.seconds is not None:
             out["budget.seconds"] = float(self.seconds)
         return out
+
+    def strategy_overrides(self, name: str) -> dict[str, Any]:
+        """The search overrides of strategy ``name``'s trials: the shared ones plus its own ``NAME:`` keys."""
+        shared = {k: v for k, v in self.overrides.items() if ":" not in k}
+        return {**shared, **{k.partition(":")[2]: v for k, v in self.overrides.items() if k.startswith(f"{name}:")}}
 
     def settings(self) -> dict[str, Any]:
         """The bench's identity, as bench.json stores it (without the portable overrides)."""
@@ -247,12 +258,11 @@ class Bench:
         self.registry = registry or get_registry()
         self.space_cls = self.registry.space(spec.space)
         strategy_classes = {name: self.registry.strategy(name) for name in spec.strategies}
-        base = {**spec.overrides, **spec.budget_overrides()}
         self.trials: list[Trial] = []
         for seed in spec.seeds:  # seed-major: a strategy's trials are spread over the bench's wall time
             for name in spec.strategies:
-                config = resolve(self.space_cls, strategy_classes[name], spec.preset, {**base, "seed": seed},
-                                 strategy_presets=False)
+                overrides = {**spec.strategy_overrides(name), **spec.budget_overrides(), "seed": seed}
+                config = resolve(self.space_cls, strategy_classes[name], spec.preset, overrides, strategy_presets=False)
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
         self.shared_config = _shared(self.trials[0].config)

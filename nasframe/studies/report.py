@@ -88,7 +88,12 @@ class TableData:
     raw_rows: list[list[Any]]
     best: set[tuple[int, int]] = field(default_factory=set)
     numeric_from: int = 1
-    """Columns from this index on are right-aligned numbers."""
+    """Columns from this index on are right-aligned numbers..."""
+    text_from: int | None = None
+    """...up to this one, from which on they are left-aligned text again (a verdict)."""
+
+    def is_numeric(self, column: int) -> bool:
+        return self.numeric_from <= column < (self.text_from if self.text_from is not None else len(self.columns))
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -250,7 +255,7 @@ def pairs_table(comparison: Mapping[str, Any]) -> TableData:
     caption = [f"difference a - b with its 95 % interval; p two-sided, Holm-adjusted across the pairs of each metric; "
                f"seeds needed: {comparison['power_method']}."]
     table = TableData("Comparisons", caption, ["a − b", "metric", "mean diff", "95% CI", "test", "p", "p (Holm)",
-                                               "verdict"], [], list(PAIR_KEYS), [], numeric_from=2)
+                                               "verdict"], [], list(PAIR_KEYS), [], numeric_from=2, text_from=7)
     for pair in comparison["pairs"]:
         show = shows[pair["metric"]].show
         interval = f"[{show(pair['ci_low'])}, {show(pair['ci_high'])}]" if pair["ci_low"] is not None else "—"
@@ -342,13 +347,13 @@ def bench_report(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
     decided = decision_table(comparison)
     if decided:
         tables.append(decided)
-    settings = record.get("settings", {})
-    data = {"kind": "bench", "title": tables[0].title, "settings": settings, "budget": record.get("budget"),
-            "protocol": record.get("protocol"), "trials": len(rows), **comparison,
-            "metrics": aggregate(rows, strategies), "plots": dict(plots) if plots else None}
-    for entry, means in zip(data["strategies"], data.pop("metrics")):
-        entry["trials"] = means.pop("trials")
-        entry["metrics"] = {m.key: dict(zip(("mean", "std"), means[m.key])) for m in METRICS}
+    means = {entry["strategy"]: entry for entry in aggregate(rows, strategies)}
+    for entry in comparison["strategies"]:  # the per-strategy JSON also carries every metric's mean and std
+        entry["trials"] = means[entry["strategy"]]["trials"]
+        entry["metrics"] = {m.key: dict(zip(("mean", "std"), means[entry["strategy"]][m.key])) for m in METRICS}
+    data = {"kind": "bench", "title": tables[0].title, "settings": record.get("settings", {}),
+            "budget": record.get("budget"), "protocol": record.get("protocol"), "trials": len(rows), **comparison,
+            "plots": dict(plots) if plots else None}
     return Report(tables, comparison_notes(comparison, plots), data)
 
 
@@ -425,7 +430,7 @@ def table_markdown(table: TableData) -> str:
     if table.caption:
         lines.append("")
     lines.append("| " + " | ".join(cell(c) for c in table.columns) + " |")
-    lines.append("|" + "|".join(":---" if j < table.numeric_from else "---:" for j in range(len(table.columns))) + "|")
+    lines.append("|" + "|".join("---:" if table.is_numeric(j) else ":---" for j in range(len(table.columns))) + "|")
     for i, row in enumerate(table.rows):
         cells = [f"**{cell(c)}**" if (i, j) in table.best else cell(c) for j, c in enumerate(row)]
         lines.append("| " + " | ".join(cells) + " |")

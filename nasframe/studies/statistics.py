@@ -113,6 +113,11 @@ class TestResult:
     p: float
 
 
+def _no_spread(spread: float, values: Sequence[float]) -> bool:
+    """A spread at the level of float rounding (0.3 - 0.2 vs 0.2 - 0.1) is no spread."""
+    return spread <= 1e-12 * max((abs(v) for v in values), default=0.0)
+
+
 def _degenerate_p(mean_diff: float) -> float:
     """p of a zero-variance comparison: no difference at all, or the same difference on every seed."""
     return 1.0 if mean_diff == 0 else 0.0
@@ -124,7 +129,8 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> TestResult:
     n = len(diffs)
     mean = sum(diffs) / n
     sd = sample_std(diffs)
-    if sd == 0:
+    if _no_spread(sd, [*a, *b]):
+        mean = 0.0 if _no_spread(abs(mean), [*a, *b]) else mean
         return TestResult("paired t", mean, mean, mean, _degenerate_p(mean))
     half = t_critical(n - 1) * sd / math.sqrt(n)
     p = float(stats.ttest_rel(a, b).pvalue)
@@ -142,7 +148,8 @@ def welch_test(a: Sequence[float], b: Sequence[float]) -> TestResult:
     mean = sum(a) / len(a) - sum(b) / len(b)
     var_a, var_b = sample_std(a) ** 2, sample_std(b) ** 2
     se = math.sqrt(var_a / len(a) + var_b / len(b))
-    if se == 0:
+    if _no_spread(se, [*a, *b]):
+        mean = 0.0 if _no_spread(abs(mean), [*a, *b]) else mean
         return TestResult("Welch t", mean, mean, mean, _degenerate_p(mean))
     half = t_critical(welch_df(var_a, len(a), var_b, len(b))) * se
     p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
