@@ -56,7 +56,7 @@ def test_bench_runs_every_trial_on_equal_footing(bench_dir):
         assert set(ROW_KEYS) <= set(row), set(ROW_KEYS) - set(row)
         assert 0 <= row["val_accuracy"] <= 1 and row["retrain_test_accuracy"] is None
         assert row["arch"]["space"] == "darts" and len(row["arch"]["normal"]) == 8
-        assert row["params"] > 0 and row["flops"] > 0 and row["search_seconds"] > 0
+        assert row["params"] > 0 and row["flops"] > 0 and row["search_seconds"] > 0 and row["selection_seconds"] >= 0
         assert row["images_per_second"] > 0 and row["peak_memory_bytes"] > 0
         assert row["epochs"] == 1 and row["budget"] == {"epochs": 1, "seconds": None}
         assert (bench_dir / row["trial"] / "summary.json").exists()
@@ -274,10 +274,10 @@ def test_report_highlights_only_a_significant_best(tmp_path):
     b = [c.strip() for c in lines[2].split("|")[1:-1]]
     # search s: a is 10 s faster on both seeds (no spread: p = 0), so it is bold; b's higher accuracy
     # (0.5/0.6 vs 0.7/0.9, paired p = 0.126) is within noise, so nothing is bold there
-    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "3 ± 0",
+    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "—", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
     # params, FLOPs and epochs are not ranked; images/s and memory are not tested, so never bold
-    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "3 ± 0",
+    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "—", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
     assert "within noise at this budget" in markdown and "a faster than b" in markdown
     budget = invoke("report", out, "--format", "markdown").stdout

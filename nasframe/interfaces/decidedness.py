@@ -51,6 +51,7 @@ def distribution_metrics(space: SearchSpace, weights: torch.Tensor) -> dict[str,
     ``entropy`` (mean nats; ``entropy_max`` is that of the uniform distribution), ``near_ties`` (share
     of decisions whose top two choices are within :data:`NEAR_TIE_MARGIN`), ``skip_share``.
     """
+    weights = weights.detach().double().cpu()
     mask = space.choice_mask
     counts = mask.sum(-1).double()
     return {

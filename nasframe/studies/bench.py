@@ -60,7 +60,7 @@ DECISION_KEYS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples",
 ROW_KEYS = (
     "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
     "latency_ms",
-    "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
+    "search_seconds", "selection_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
     "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
 )
 """Keys of every results.jsonl row (``retrain_*`` are null without retraining; the decision keys are
@@ -468,6 +468,7 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "flops": summary.get("flops"),
         "latency_ms": summary.get("latency_ms"),
         "search_seconds": summary.get("search_seconds"),
+        "selection_seconds": summary.get("selection_seconds"),
         "images_per_second": summary.get("images_per_second"),
         "peak_memory_bytes": summary.get("peak_memory_bytes"),
         "epochs": summary.get("epochs"),

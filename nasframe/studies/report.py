@@ -59,20 +59,20 @@ def _plain(v: float) -> str:
 class Metric:
     key: str
     label: str
-    better: str | None  # "higher", "lower" or None (not ranked)
     show: Callable[[float], str]
 
 
 METRICS = (
-    Metric("val_accuracy", "val acc %", "higher", _pct),
-    Metric("retrain_test_accuracy", "retrain test acc %", "higher", _pct),
-    Metric("params", "params", None, _si),
-    Metric("flops", "FLOPs", None, _si),
-    Metric("latency_ms", "latency ms", None, _plain),
-    Metric("search_seconds", "search s", "lower", _secs),
-    Metric("epochs", "epochs", None, _plain),
-    Metric("images_per_second", "images/s", "higher", _rate),
-    Metric("peak_memory_bytes", "peak mem MiB", "lower", _mib),
+    Metric("val_accuracy", "val acc %", _pct),
+    Metric("retrain_test_accuracy", "retrain test acc %", _pct),
+    Metric("params", "params", _si),
+    Metric("flops", "FLOPs", _si),
+    Metric("latency_ms", "latency ms", _plain),
+    Metric("search_seconds", "search s", _secs),
+    Metric("selection_seconds", "select s", _secs),
+    Metric("epochs", "epochs", _plain),
+    Metric("images_per_second", "images/s", _rate),
+    Metric("peak_memory_bytes", "peak mem MiB", _mib),
 )
 
 
@@ -304,13 +304,15 @@ def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | N
     return notes
 
 
+TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", _pct))
 TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
-              "search_seconds", "epochs", "images_per_second", "peak_memory_bytes", "entropy", "near_ties")
+              "search_seconds", "selection_seconds", "epochs", "images_per_second", "peak_memory_bytes", "entropy",
+              "near_ties")
 
 
 def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:
     """One row per trial, in bench order."""
-    shows = {m.key: m for m in METRICS}
+    shows = {m.key: m for m in TRIAL_METRICS}
     columns = [shows[k].label if k in shows else k for k in TRIAL_KEYS]
     raw_columns = list(TRIAL_KEYS) + ["trial", "arch"]
     table = TableData("nasframe bench trials", bench_caption(record, primary_metric(rows))[:1], columns, [],
