@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nasframe.engine.search import SearchContext
+from nasframe.engine.context import EngineContext as SearchContext
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.gradient_strategy import masked_softmax
 from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
