@@ -15,7 +15,9 @@ directory written by :class:`~nasframe.engine.SearchJob` and :class:`~nasframe.l
   the test accuracy after training that architecture from scratch with the space's train preset
   (:class:`~nasframe.training.TrainJob`, ``OUT/trials/<trial>/retrain/``), identical for all.
 
-``OUT/bench.json`` records the settings (a rerun with other settings is refused);
+``OUT/bench.json`` records the settings (a rerun with other settings is refused) and the protocol
+(:mod:`nasframe.studies.protocol`: budget, split sizes, selection rules, BN mode, retraining recipe,
+versions, device); ``--set NAME:strategy.KEY=V`` gives strategy NAME's trials a key of their own;
 ``OUT/results.jsonl`` holds one row per finished trial, rewritten atomically after each. A rerun
 with the same ``--out`` skips finished trials and resumes an interrupted one from its checkpoint.
 
@@ -39,12 +41,11 @@ import torch
 from nasframe.config import PRESETS, config_difference, is_portable, resolve
 from nasframe.engine.device import resolve_device
 from nasframe.engine.loop import Observer, Run
-from nasframe.interfaces import __version__
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
-from nasframe.studies.protocol import protocol_record
+from nasframe.studies.protocol import protocol_record, versions
 
 BENCH_FILE = "bench.json"
 RESULTS_FILE = "results.jsonl"
@@ -302,7 +303,7 @@ class Bench:
             "shared_config": shared,
             "strategy_configs": {t.strategy: t.config["strategy"] for t in self.trials},
             "portable": {k: v for k, v in self.spec.overrides.items() if is_portable(k)},
-            "versions": {"nasframe": __version__, "torch": torch.__version__},
+            "versions": versions(),
             "protocol": protocol_record(
                 self.space_cls, {t.strategy: (self.registry.strategy(t.strategy), t.config["strategy"]) for t in self.trials},
                 self.registry.evaluator(self.shared_config["evaluator"]["name"]), self.shared_config, self.spec.seeds,

@@ -7,8 +7,8 @@ never moving) visible beside the accuracy.
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
+from statistics import fmean, pstdev
 from typing import Any, Mapping, Sequence
 
 Curve = tuple[list[float], list[float], list[float]]
@@ -22,8 +22,8 @@ def mean_band(series: Sequence[Sequence[float | None]]) -> tuple[list[float], li
         values = [float(s[i]) for s in series if i < len(s) and s[i] is not None]
         if not values:
             break
-        means.append(statistics.fmean(values))
-        stds.append(statistics.pstdev(values) if len(values) > 1 else 0.0)
+        means.append(fmean(values))
+        stds.append(pstdev(values) if len(values) > 1 else 0.0)
     return means, stds
 
 

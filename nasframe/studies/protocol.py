@@ -54,8 +54,11 @@ def retrain_recipe(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def selection_rule(space_cls: type[SearchSpace], strategy_cls: type[Strategy], config: Mapping[str, Any]) -> str:
     """How a strategy's final architecture is chosen, in words (its ``selection`` and the space's ``derive``)."""
-    text = strategy_cls.selection.format(**{**strategy_cls.defaults, **own_keys(config)}) if strategy_cls.selection \
-        else f"{strategy_cls.name}.final() (the strategy does not describe its selection)"
+    text = strategy_cls.selection or f"{strategy_cls.name}.final() (the strategy does not describe its selection)"
+    try:
+        text = text.format(**{**strategy_cls.defaults, **own_keys(config)})
+    except (KeyError, IndexError, ValueError):  # a description with braces of its own stays as written
+        pass
     if "derive" in text:
         doc = (space_cls.derive.__doc__ or "").strip().splitlines()
         rule = doc[0].rstrip(".") if doc else "not described"
@@ -74,9 +77,20 @@ def device_record(name: str) -> dict[str, Any]:
         device = resolve_device(name)
     except NasframeError:
         return {"device": name}
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or
-                                                                                  platform.machine())
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {"device": str(device), "hardware": hardware, "threads": torch.get_num_threads()}
+
+
+def cpu_name() -> str:
+    """The CPU model (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def versions() -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, primary_metric, significant_best
+from nasframe.studies.statistics import sample_std
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -96,15 +96,12 @@ class TableData:
         return self.numeric_from <= column < (self.text_from if self.text_from is not None else len(self.columns))
 
 
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (None with fewer than two values)."""
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation of the values present (std None with fewer than two)."""
     vals = [float(v) for v in values if v is not None]
     if not vals:
         return None, None
-    mean = sum(vals) / len(vals)
-    if len(vals) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+    return sum(vals) / len(vals), sample_std(vals) if len(vals) > 1 else None
 
 
 def aggregate(rows: Sequence[Mapping[str, Any]], strategies: Sequence[str]) -> list[dict[str, Any]]:
