@@ -8,6 +8,7 @@ from typing import Any
 
 from nasframe.interfaces import __version__
 from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
 from nasframe.interfaces.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.feedback import Feedback
@@ -35,6 +36,7 @@ __all__ = [
     "Feedback",
     "GradientStrategy",
     "LossAccuracy",
+    "NEAR_TIE_MARGIN",
     "NasframeError",
     "PluginError",
     "Relaxed",
@@ -45,12 +47,14 @@ __all__ = [
     "Supernet",
     "World",
     "__version__",
+    "distribution_metrics",
     "grads_or_zeros",
     "hookimpl",
     "load_model",
     "load_run",
     "masked_softmax",
     "mean_entropy",
+    "ranked_choices",
 ]
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from nasframe.cli import _load_commands, cli
 from nasframe.interfaces.errors import NasframeError
-from nasframe.studies.bench import EPOCH_CAP, ROW_KEYS, Bench, BenchObserver, BenchSpec
+from nasframe.studies.bench import DECISION_KEYS, EPOCH_CAP, Bench, BenchObserver, BenchSpec
 
 _load_commands()
 
@@ -17,6 +17,13 @@ STRATEGIES = ("mdenas", "random", "darts")
 SEEDS = (0, 1)
 SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
 
+
+ROW_KEYS = (
+    "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
+    "latency_ms", "search_seconds", "selection_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
+    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
+)
+"""What every results.jsonl row holds: the contract a report (ours or anyone's) reads."""
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
@@ -56,7 +63,7 @@ def test_bench_runs_every_trial_on_equal_footing(bench_dir):
         assert set(ROW_KEYS) <= set(row), set(ROW_KEYS) - set(row)
         assert 0 <= row["val_accuracy"] <= 1 and row["retrain_test_accuracy"] is None
         assert row["arch"]["space"] == "darts" and len(row["arch"]["normal"]) == 8
-        assert row["params"] > 0 and row["flops"] > 0 and row["search_seconds"] > 0
+        assert row["params"] > 0 and row["flops"] > 0 and row["search_seconds"] > 0 and row["selection_seconds"] >= 0
         assert row["images_per_second"] > 0 and row["peak_memory_bytes"] > 0
         assert row["epochs"] == 1 and row["budget"] == {"epochs": 1, "seconds": None}
         assert (bench_dir / row["trial"] / "summary.json").exists()
@@ -70,12 +77,23 @@ def test_bench_runs_every_trial_on_equal_footing(bench_dir):
     record = json.loads((bench_dir / "bench.json").read_text())
     assert record["settings"]["strategies"] == list(STRATEGIES) and record["settings"]["seeds"] == list(SEEDS)
     assert record["budget"] == {"epochs": 1, "seconds": None, "epochs_capped": False}
+    protocol = record["protocol"]
+    assert protocol["budget"] == {"epochs": 1, "seconds": None, "train_images_seen": 80}
+    assert protocol["data"] == {"dataset": "cifar10", "train_images": 80, "val_images": 80}
+    assert protocol["seeds"] == list(SEEDS) and set(protocol["selection"]) == set(STRATEGIES)
+    assert protocol["evaluation"] == {"name": "supernet", "bn": "batch"} and protocol["retrain"] is None
+    assert protocol["device"] == "cpu" and {"nasframe", "torch", "python"} <= set(protocol["versions"])
+    by_strategy = {r["strategy"]: r for r in rows}
+    assert by_strategy["mdenas"]["samples"] == 1 and by_strategy["mdenas"]["choices"] == 8
+    assert by_strategy["darts"]["samples"] > 1 and 0 <= by_strategy["darts"]["near_ties"] <= 1
+    assert by_strategy["random"]["entropy"] is None
 
 
 def test_report_renders_the_bench_in_every_format(bench_dir):
     result = invoke("report", bench_dir, "--format", "csv")
     assert result.exit_code == 0, result.output
-    table = csv_rows(result.stdout)
+    blocks = result.stdout.split("\n\n")  # per strategy, statistics, comparisons, decidedness, notes
+    table = csv_rows(blocks[0])
     assert [r["strategy"] for r in table] == list(STRATEGIES)
     rows = rows_of(bench_dir)
     for entry in table:
@@ -84,12 +102,21 @@ def test_report_renders_the_bench_in_every_format(bench_dir):
         assert float(entry["val_accuracy_mean"]) == pytest.approx(sum(mine) / 2)
         assert entry["retrain_test_accuracy_mean"] == ""
 
+    pairs = csv_rows(blocks[2])
+    assert [(p["a"], p["b"]) for p in pairs] == [("mdenas", "random"), ("mdenas", "darts"), ("random", "darts")] * 2
+    assert all(p["test"] == "paired t" and p["verdict"] for p in pairs)
+    decided = {r["strategy"]: r for r in csv_rows(blocks[3])}
+    assert set(decided) == {"mdenas", "darts"}  # random search has no distribution
+    assert float(decided["mdenas"]["samples"]) == 1 and float(decided["mdenas"]["choices"]) == 8
+
     markdown = invoke("report", bench_dir, "--format", "markdown").stdout
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    lines = [line for line in markdown.split("\n\n**")[0].splitlines() if line.startswith("|")]
     assert lines[0].startswith("| strategy | trials | val acc % |") and len(lines) == 2 + len(STRATEGIES)
     assert "1 epoch of supernet training per trial" in markdown
-    assert "**" in "".join(lines[2:])  # the best of each ranked column is bold
     assert all(" ± " in line for line in lines[2:])
+    assert "**Comparisons**" in markdown and "Warning: mdenas learned from 1 feedback sample(s)" in markdown
+    assert "Selection, random: the best of 20 uniform candidates" in markdown
+    assert "Data: cifar10, search split 80 training / 80 validation images; 80 training images seen" in markdown
 
     rich = invoke("report", bench_dir)
     assert rich.exit_code == 0 and all(s in rich.stdout for s in STRATEGIES) and "Budget:" in rich.stdout
@@ -231,8 +258,8 @@ def test_bench_refuses_a_run_directory_as_out(tmp_path):
     assert result.exit_code == 1 and "something other than a bench" in result.output
 
 
-def test_report_highlights_the_best_of_ranked_columns_only(tmp_path):
-    """Synthetic results: higher accuracy and images/s, lower seconds and memory win; params are not ranked."""
+def test_report_highlights_only_a_significant_best(tmp_path):
+    """Synthetic results: only a tested column (primary accuracy, search seconds) with Holm p < 0.05 is bold."""
     out = tmp_path / "bench"
     out.mkdir()
     record = {"settings": {"space": "darts", "strategies": ["a", "b"], "seeds": [0, 1], "preset": "tiny",
@@ -248,17 +275,21 @@ def test_report_highlights_the_best_of_ranked_columns_only(tmp_path):
     rows = [row("a", 0, 0.5, 10.0, 1000), row("b", 0, 0.7, 20.0, 5000), row("a", 1, 0.6, 12.0, 1000),
             row("b", 1, 0.9, 22.0, 5000)]
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    lines = [line for line in invoke("report", out, "--format", "markdown").stdout.splitlines() if line.startswith("| ")]
+    markdown = invoke("report", out, "--format", "markdown").stdout
+    lines = [line for line in markdown.split("\n\n**")[0].splitlines() if line.startswith("| ")]
     a = [c.strip() for c in lines[1].split("|")[1:-1]]
     b = [c.strip() for c in lines[2].split("|")[1:-1]]
-    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "3 ± 0",
+    # search s: a is 10 s faster on both seeds (no spread: p = 0), so it is bold; b's higher accuracy
+    # (0.5/0.6 vs 0.7/0.9, paired p = 0.126) is within noise, so nothing is bold there
+    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "—", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
-    # params, FLOPs and epochs are not ranked; a column where every strategy ties has no winner
-    assert b == ["b", "2", "**80.00 ± 14.14**", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "3 ± 0",
+    # params, FLOPs and epochs are not ranked; images/s and memory are not tested, so never bold
+    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "—", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
+    assert "within noise at this budget" in markdown and "a faster than b" in markdown
     budget = invoke("report", out, "--format", "markdown").stdout
     assert "3 epochs of supernet training per trial" in budget
-    partial = csv_rows(invoke("report", out, "--format", "csv").stdout)
+    partial = csv_rows(invoke("report", out, "--format", "csv").stdout.split("\n\n")[0])
     assert partial[0]["val_accuracy_std"] and float(partial[1]["val_accuracy_mean"]) == pytest.approx(0.8)
 
 
@@ -278,3 +309,16 @@ def test_trials_in_parallel_over_devices_give_the_rows_of_one_by_one(bench_dir, 
     for row in rows_of(out):
         twin = sequential[(row["strategy"], row["seed"])]
         assert (row["arch"], row["val_accuracy"], row["epochs"]) == (twin["arch"], twin["val_accuracy"], twin["epochs"])
+
+
+def test_a_strategy_of_the_bench_can_get_its_own_strategy_keys(tmp_path):
+    spec = BenchSpec(space="darts", strategies=("mdenas", "random"), seeds=(0,), preset="tiny", epochs=1,
+                     overrides={"mdenas:strategy.sample_every": "step", "data.limit": 160})
+    bench = Bench(spec, tmp_path / "bench")
+    configs = {t.strategy: t.config for t in bench.trials}
+    assert configs["mdenas"]["strategy"]["sample_every"] == "step" and "sample_every" not in configs["random"]["strategy"]
+    assert configs["mdenas"]["data"] == configs["random"]["data"] and configs["random"]["data"]["limit"] == 160
+    assert "one sample per step" in bench.record()["protocol"]["selection"]["mdenas"]
+    for key in ("darts:strategy.order", "mdenas:train.lr", "mdenas:strategy.name"):
+        with pytest.raises(NasframeError, match="STRATEGY:strategy.KEY"):
+            BenchSpec(space="darts", strategies=("mdenas", "random"), seeds=(0,), overrides={key: 1})

@@ -151,7 +151,7 @@ class ToySpace(SearchSpace):
     def build_child(self, arch: Any) -> Any:
         raise NotImplementedError
 
-    def derive(self, scores: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> dict[str, int]:
         return {k: int(v.argmax()) for k, v in scores.items()}
 
     def arch_to_json(self, arch: Any) -> Any:

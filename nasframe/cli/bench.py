@@ -9,11 +9,21 @@ import click
 
 from nasframe.cli.display import ProgressDisplay, console, fmt
 from nasframe.cli.group import cli
+from nasframe.cli.tables import print_report
 from nasframe.config import PRESETS, parse_sets
 from nasframe.engine.loop import HookObserver
 from nasframe.registry import get_registry
-from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, BenchSpec, Trial, parse_names, parse_seeds
-from nasframe.studies.report import bench_table, print_rich
+from nasframe.studies.bench import (
+    EPOCH_CAP,
+    Bench,
+    BenchObserver,
+    BenchSpec,
+    Trial,
+    parse_names,
+    parse_seeds,
+    read_bench,
+)
+from nasframe.studies.report import bench_report
 
 
 class BenchProgress(ProgressDisplay, BenchObserver):
@@ -83,7 +93,9 @@ class BenchProgress(ProgressDisplay, BenchObserver):
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
 @click.option("--devices", default=None, metavar="D1,D2,...",
               help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a search config key for every trial.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a search config key for every trial; STRATEGY:strategy.KEY=VALUE for one strategy's "
+                   "trials, e.g. mdenas:strategy.sample_every=step.")
 @click.option("--retrain-set", "retrain_sets", multiple=True, metavar="KEY=VALUE",
               help="Override a key of the from-scratch training config (the space's train preset).")
 def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_seconds: float | None,
@@ -112,7 +124,5 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     with BenchProgress() as display:
         rows = runner.execute([display, HookObserver(get_registry())],
                               devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
-    from nasframe.studies.bench import read_bench
-
-    print_rich(bench_table(read_bench(path), rows))
+    print_report(bench_report(read_bench(path), rows))
     click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

@@ -72,7 +72,9 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
     table.add_column("metric", style="bold")
     table.add_column("value")
     for key, value in summary.items():
-        if isinstance(value, (dict, list)):
-            continue
-        table.add_row(key, fmt(value))
+        if key == "strategy_metrics" and isinstance(value, dict):  # how decided the search ended
+            for name, metric in value.items():
+                table.add_row(f"{key}.{name}", fmt(metric))
+        elif not isinstance(value, (dict, list)):
+            table.add_row(key, fmt(value))
     Console().print(table)

@@ -1,6 +1,7 @@
 """The search engine: data, device, epochs, RNG and the supernet training step; strategies plug in."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from nasframe.data import build_data
@@ -124,7 +125,9 @@ class SearchJob(SupernetJob):
         self.strategy.load_state_dict(ckpt.nested("strategy"))
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
-        arch: Arch = self.strategy.final()
+        start = time.perf_counter()
+        arch: Arch = self.strategy.final()  # may draw from the strategy generator (derive's ties): after the last checkpoint
+        selection_seconds = time.perf_counter() - start  # random search screens its candidates here
         self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
         arch_json = self.space.arch_to_json(arch)
         rundir.write_json(rundir.arch, arch_json)
@@ -142,7 +145,9 @@ class SearchJob(SupernetJob):
             "supernet_params": self.supernet_params,
             "epochs": len(events),
             "search_seconds": round(elapsed, 3),
+            "selection_seconds": round(selection_seconds, 3),
             "images_per_second": round(images / elapsed, 2) if elapsed else None,
             "peak_memory_bytes": peak_memory_bytes(self.device),
             "budget": {"epochs": self.num_epochs, "seconds": self.config["budget"].get("seconds")},
+            "strategy_metrics": self.strategy.metrics(),
         }

@@ -15,9 +15,10 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from nasframe.interfaces.context import Batch, SearchContext
+from nasframe.interfaces.decidedness import distribution_metrics
 from nasframe.interfaces.errors import CheckpointError, ConfigError
 from nasframe.interfaces.space import Arch, ArchLike, Relaxed, SearchSpace
-from nasframe.interfaces.strategy import Strategy, mean_entropy
+from nasframe.interfaces.strategy import Strategy
 
 
 def grads_or_zeros(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -52,6 +53,7 @@ class GradientStrategy(Strategy):
     (3) trains the weights with ``ctx.train_weights(batch, self.weight_arch())``.
     """
 
+    selection = "space derive of softmax(alpha), the learned architecture weights"
     defaults = {
         "arch_lr": 3e-4,
         "arch_beta1": 0.5,
@@ -124,10 +126,12 @@ class GradientStrategy(Strategy):
 
     # -- result, metrics, state -----------------------------------------------------------------
     def final(self) -> Arch:
-        return self.space.derive(self.space.scores_from_tensor(self.scores()))
+        """``derive`` of the scores; exact ties are a draw from the strategy generator."""
+        return self.space.derive(self.space.scores_from_tensor(self.scores()), self.ctx.generator)
 
     def metrics(self) -> dict[str, Any]:
-        return {"entropy": mean_entropy(self.relaxed())}
+        """How decided the relaxed weights are, and ``samples``: the arch steps they learned from."""
+        return {**distribution_metrics(self.space, self.relaxed()), "samples": int(self.ctx.step)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}

@@ -111,8 +111,12 @@ class SearchSpace(ABC):
         """A standalone network of ``arch`` as it is trained from scratch (``nasframe train``)."""
 
     @abstractmethod
-    def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
-        """Turn per-decision scores over choices into the final discrete architecture."""
+    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
+        """Turn per-decision scores over choices into the final discrete architecture.
+
+        Equal scores are a draw from ``generator`` (a search passes its strategy generator, see
+        ``nasframe.ranked_choices``), so an undecided distribution does not return its first choices.
+        """
 
     @abstractmethod
     def arch_to_json(self, arch: Arch) -> dict[str, Any]:

@@ -32,6 +32,9 @@ class Strategy(ABC):
     """The ``strategy.*`` config keys this strategy reads, with their default values."""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset, dotted config overrides giving the search setting of the strategy's own paper."""
+    selection: ClassVar[str] = ""
+    """How ``final`` picks the architecture, in words, for a bench's protocol record; ``{key}`` is the
+    ``strategy.key`` config value, and a text naming ``derive`` is followed by the space's derive rule."""
 
     space: SearchSpace
     ctx: SearchContext

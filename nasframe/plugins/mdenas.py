@@ -78,6 +78,7 @@ class MdeNAS(nasframe.Strategy):
 
     name = "mdenas"
     defaults = {"sample_every": "epoch", "lr": 0.01}
+    selection = "space derive of the learned multinomial probabilities p (one sample per {sample_every})"
     # No presets of its own: MdeNAS is the seed paper, so every space's `paper` preset is its search
     # setting (DARTS space: 6 cells, C=16, batch 512, 100 epochs, SGD 0.025 cosine to 0, 5,000 held out).
 
@@ -124,10 +125,12 @@ class MdeNAS(nasframe.Strategy):
         )
 
     def final(self) -> Arch:
-        return self.space.derive(self.space.scores_from_tensor(self.probabilities))
+        """``derive`` of ``p``; ties (an untrained ``p`` is all ties) are a draw from the strategy generator."""
+        return self.space.derive(self.space.scores_from_tensor(self.probabilities), self.ctx.generator)
 
     def metrics(self) -> dict[str, Any]:
-        return {"entropy": nasframe.mean_entropy(self.probabilities)}
+        """How decided ``p`` is, and ``samples``: the measurements each decision has learned from."""
+        return {**nasframe.distribution_metrics(self.space, self.probabilities), "samples": int(self.epochs[0].sum())}
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,8 @@ class RandomSampling(nasframe.Strategy):
     name = "random"
     defaults = {"candidates": 1000, "screen_batches": 2, "top": 10}
     presets = {"tiny": {"strategy.candidates": 20, "strategy.screen_batches": 1, "strategy.top": 3}}
+    selection = ("the best of {candidates} uniform candidates by validation accuracy with the shared weights: "
+                 "screened on {screen_batches} validation batch(es), the top {top} re-scored on the whole split")
 
     def ask(self) -> Arch:
         return self.space.sample(self.ctx.generator)

@@ -15,7 +15,9 @@ directory written by :class:`~nasframe.engine.SearchJob` and :class:`~nasframe.l
   the test accuracy after training that architecture from scratch with the space's train preset
   (:class:`~nasframe.training.TrainJob`, ``OUT/trials/<trial>/retrain/``), identical for all.
 
-``OUT/bench.json`` records the settings (a rerun with other settings is refused);
+``OUT/bench.json`` records the settings (a rerun with other settings is refused) and the protocol
+(:mod:`nasframe.studies.protocol`: budget, split sizes, selection rules, BN mode, retraining recipe,
+versions, device); ``--set NAME:strategy.KEY=V`` gives strategy NAME's trials a key of their own;
 ``OUT/results.jsonl`` holds one row per finished trial, rewritten atomically after each. A rerun
 with the same ``--out`` skips finished trials and resumes an interrupted one from its checkpoint.
 
@@ -39,11 +41,11 @@ import torch
 from nasframe.config import PRESETS, config_difference, is_portable, resolve
 from nasframe.engine.device import resolve_device
 from nasframe.engine.loop import Observer, Run
-from nasframe.interfaces import __version__
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
+from nasframe.studies.protocol import protocol_record, versions
 
 BENCH_FILE = "bench.json"
 RESULTS_FILE = "results.jsonl"
@@ -53,16 +55,8 @@ FORMAT = 1
 EPOCH_CAP = 1_000_000
 """``train.epochs`` under a seconds budget when no epoch count is given: the clock decides."""
 
-ROW_KEYS = (
-    "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
-    "latency_ms",
-    "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
-    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops",
-)
-"""Keys of every results.jsonl row (``retrain_*`` are null without retraining)."""
-
-# Settings a rerun may change without making it another bench (as a run's portable keys).
-
+DECISION_KEYS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
+"""How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``)."""
 
 def parse_names(text: str, what: str) -> tuple[str, ...]:
     """``a,b,c`` as a tuple of distinct non-empty names."""
@@ -96,7 +90,8 @@ class BenchSpec:
     seconds: float | None = None
     retrain_epochs: int = 0
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    """``--set`` for the searches (every key but the portable ones is part of the bench's identity)."""
+    """``--set`` for the searches (every key but the portable ones is part of the bench's identity);
+    ``NAME:strategy.KEY`` sets a key of strategy NAME only (e.g. ``mdenas:strategy.sample_every``)."""
     retrain_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``--retrain-set`` for the from-scratch training of each final architecture."""
 
@@ -117,6 +112,11 @@ class BenchSpec:
             raise ConfigError(f"--budget-seconds must be positive, not {self.seconds}")
         if self.retrain_epochs < 0:
             raise ConfigError(f"--retrain-epochs must be 0 or more, not {self.retrain_epochs}")
+        for key in self.overrides:
+            name, sep, own = key.partition(":")
+            if sep and (name not in self.strategies or not own.startswith("strategy.") or own == "strategy.name"):
+                raise ConfigError(f"--set {key}=... must be STRATEGY:strategy.KEY with a strategy of this bench "
+                                  "(a strategy's own keys; everything else is shared by every strategy)")
         for key in ("seed", "strategy.name", "space.name"):
             if key in self.overrides:
                 raise ConfigError(f"--set {key}=... is not allowed in a bench: use --seeds, --strategies or --space")
@@ -137,6 +137,11 @@ class BenchSpec:
         if self.seconds is not None:
             out["budget.seconds"] = float(self.seconds)
         return out
+
+    def strategy_overrides(self, name: str) -> dict[str, Any]:
+        """The search overrides of strategy ``name``'s trials: the shared ones plus its own ``NAME:`` keys."""
+        shared = {k: v for k, v in self.overrides.items() if ":" not in k}
+        return {**shared, **{k.partition(":")[2]: v for k, v in self.overrides.items() if k.startswith(f"{name}:")}}
 
     def settings(self) -> dict[str, Any]:
         """The bench's identity, as bench.json stores it (without the portable overrides)."""
@@ -244,12 +249,11 @@ class Bench:
         self.registry = registry or get_registry()
         self.space_cls = self.registry.space(spec.space)
         strategy_classes = {name: self.registry.strategy(name) for name in spec.strategies}
-        base = {**spec.overrides, **spec.budget_overrides()}
         self.trials: list[Trial] = []
         for seed in spec.seeds:  # seed-major: a strategy's trials are spread over the bench's wall time
             for name in spec.strategies:
-                config = resolve(self.space_cls, strategy_classes[name], spec.preset, {**base, "seed": seed},
-                                 strategy_presets=False)
+                overrides = {**spec.strategy_overrides(name), **spec.budget_overrides(), "seed": seed}
+                config = resolve(self.space_cls, strategy_classes[name], spec.preset, overrides, strategy_presets=False)
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
         self.shared_config = _shared(self.trials[0].config)
@@ -258,7 +262,7 @@ class Bench:
             if diff:  # cannot happen with strategy_presets=False unless a plugin mutates its config
                 raise NasframeError(f"trial {trial.name} would not share the bench's settings: {'; '.join(diff[:4])}")
         if spec.retrain_epochs:  # a bad --retrain-set fails now, not after the searches
-            resolve(self.space_cls, None, spec.preset, self.retrain_overrides(spec.seeds[0]), train=True)
+            self.retrain_config(spec.seeds[0])
         self.results_path = self.out / RESULTS_FILE
         self.bench_path = self.out / BENCH_FILE
 
@@ -268,6 +272,10 @@ class Bench:
         shared = {k: self.shared_config["data"][k.split(".")[1]] for k in ("data.dataset", "data.dir", "data.download")}
         return {**shared, "device": self.shared_config["device"], **self.spec.retrain_overrides,
                 "train.epochs": self.spec.retrain_epochs, "seed": seed}
+
+    def retrain_config(self, seed: int) -> dict[str, Any]:
+        """The resolved from-scratch training config of a trial with ``seed`` (its arch aside)."""
+        return resolve(self.space_cls, None, self.spec.preset, self.retrain_overrides(seed), train=True)
 
     def record(self) -> dict[str, Any]:
         """bench.json: the settings, the budget as resolved, and the config every trial shares."""
@@ -285,7 +293,11 @@ class Bench:
             "shared_config": shared,
             "strategy_configs": {t.strategy: t.config["strategy"] for t in self.trials},
             "portable": {k: v for k, v in self.spec.overrides.items() if is_portable(k)},
-            "versions": {"nasframe": __version__, "torch": torch.__version__},
+            "versions": versions(),
+            "protocol": protocol_record(
+                self.space_cls, {t.strategy: (self.registry.strategy(t.strategy), t.config["strategy"]) for t in self.trials},
+                self.registry.evaluator(self.shared_config["evaluator"]["name"]), self.shared_config, self.spec.seeds,
+                budget, self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None),
         }
 
     def check_out(self) -> None:
@@ -447,6 +459,7 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "flops": summary.get("flops"),
         "latency_ms": summary.get("latency_ms"),
         "search_seconds": summary.get("search_seconds"),
+        "selection_seconds": summary.get("selection_seconds"),
         "images_per_second": summary.get("images_per_second"),
         "peak_memory_bytes": summary.get("peak_memory_bytes"),
         "epochs": summary.get("epochs"),
@@ -455,4 +468,5 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "retrain_seconds": retrain.get("train_seconds"),
         "retrain_params": retrain.get("params"),
         "retrain_flops": retrain.get("flops"),
+        **{key: (summary.get("strategy_metrics") or {}).get(key) for key in DECISION_KEYS},
     }

@@ -1,25 +1,28 @@
-"""Tables of a bench or a run directory, as rich tables, GitHub markdown or CSV (``nasframe report``).
+"""Reports of a bench or a run directory as plain data: tables, GitHub markdown, CSV and JSON (``nasframe report``).
 
-A bench table has one row per strategy with the mean ± sample standard deviation over its seeds of
-every metric. The best mean of a column is highlighted where "best" has a direction: higher is
-better for the accuracies and images/s, lower for search seconds and peak memory. Params, FLOPs and
-epochs are *not* ranked: the size of a found network is a trade-off, not a score, and the epochs a
-trial consumed are the budget (equal under an epoch budget; under a seconds budget more epochs
-means a cheaper strategy, which images/s already ranks).
+A bench report has a protocol header, one row per strategy with the mean ± sample standard
+deviation over its seeds of every metric, the per-strategy statistics and pairwise comparisons of
+:mod:`nasframe.studies.comparison` (intervals, t-tests, Holm, verdicts), how decided each strategy's
+distribution was, and warnings. A cell is highlighted only where a test backs it: the strategy that
+beats every other on the primary metric or on search seconds with Holm-adjusted p < 0.05. Params,
+FLOPs and epochs are never ranked (a network's size is a trade-off, not a score), nor are images/s
+and peak memory (measured once per trial, not tested). Rendering on a terminal lives in ``nasframe.cli``.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN
 from nasframe.interfaces.errors import NasframeError
+from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, primary_metric, significant_best
+from nasframe.studies.statistics import sample_std
 
-FORMATS = ("table", "markdown", "csv")
+FORMATS = ("table", "markdown", "csv", "json")
 
 
 def _pct(v: float) -> str:
@@ -56,20 +59,20 @@ def _plain(v: float) -> str:
 class Metric:
     key: str
     label: str
-    better: str | None  # "higher", "lower" or None (not ranked)
     show: Callable[[float], str]
 
 
 METRICS = (
-    Metric("val_accuracy", "val acc %", "higher", _pct),
-    Metric("retrain_test_accuracy", "retrain test acc %", "higher", _pct),
-    Metric("params", "params", None, _si),
-    Metric("flops", "FLOPs", None, _si),
-    Metric("latency_ms", "latency ms", None, _plain),
-    Metric("search_seconds", "search s", "lower", _secs),
-    Metric("epochs", "epochs", None, _plain),
-    Metric("images_per_second", "images/s", "higher", _rate),
-    Metric("peak_memory_bytes", "peak mem MiB", "lower", _mib),
+    Metric("val_accuracy", "val acc %", _pct),
+    Metric("retrain_test_accuracy", "retrain test acc %", _pct),
+    Metric("params", "params", _si),
+    Metric("flops", "FLOPs", _si),
+    Metric("latency_ms", "latency ms", _plain),
+    Metric("search_seconds", "search s", _secs),
+    Metric("selection_seconds", "select s", _secs),
+    Metric("epochs", "epochs", _plain),
+    Metric("images_per_second", "images/s", _rate),
+    Metric("peak_memory_bytes", "peak mem MiB", _mib),
 )
 
 
@@ -85,18 +88,20 @@ class TableData:
     raw_rows: list[list[Any]]
     best: set[tuple[int, int]] = field(default_factory=set)
     numeric_from: int = 1
-    """Columns from this index on are right-aligned numbers."""
+    """Columns from this index on are right-aligned numbers..."""
+    text_from: int | None = None
+    """...up to this one, from which on they are left-aligned text again (a verdict)."""
+
+    def is_numeric(self, column: int) -> bool:
+        return self.numeric_from <= column < (self.text_from if self.text_from is not None else len(self.columns))
 
 
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (None with fewer than two values)."""
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation of the values present (std None with fewer than two)."""
     vals = [float(v) for v in values if v is not None]
     if not vals:
         return None, None
-    mean = sum(vals) / len(vals)
-    if len(vals) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+    return sum(vals) / len(vals), sample_std(vals) if len(vals) > 1 else None
 
 
 def aggregate(rows: Sequence[Mapping[str, Any]], strategies: Sequence[str]) -> list[dict[str, Any]]:
@@ -110,14 +115,6 @@ def aggregate(rows: Sequence[Mapping[str, Any]], strategies: Sequence[str]) -> l
             entry[m.key] = mean_std([r.get(m.key) for r in mine])
         out.append(entry)
     return out
-
-
-def _best_rows(values: list[float | None], better: str | None) -> set[int]:
-    present = [(v, i) for i, v in enumerate(values) if v is not None]
-    if better is None or len({v for v, _ in present}) < 2:  # nothing to choose between
-        return set()
-    target = max(v for v, _ in present) if better == "higher" else min(v for v, _ in present)
-    return {i for v, i in present if v == target}
 
 
 def _cell(mean: float | None, std: float | None, show: Callable[[float], str]) -> str:
@@ -148,7 +145,38 @@ def schedule_text(train: Mapping[str, Any]) -> str:
     return f"×{train.get('gamma')} every {every}"
 
 
-def bench_caption(record: Mapping[str, Any]) -> list[str]:
+def _count(value: Any) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def protocol_lines(record: Mapping[str, Any]) -> list[str]:
+    """The protocol record of bench.json in words (a bench written before it existed says so)."""
+    protocol = record.get("protocol")
+    if not protocol:
+        return ["Protocol: not recorded (bench.json predates protocol records)."]
+    data, evaluation = protocol.get("data", {}), protocol.get("evaluation", {})
+    images = protocol.get("budget", {}).get("train_images_seen")
+    lines = [f"Data: {data.get('dataset')}, search split {_count(data.get('train_images'))} training / "
+             f"{_count(data.get('val_images'))} validation images"
+             + (f"; {images:,} training images seen per trial." if images else ".")]
+    bn = evaluation.get("bn")
+    bn_text = {"batch": "BN with each validation batch's statistics", "running": "BN with running statistics"}.get(
+        bn, f"bn={bn}" if bn else "BN mode not stated")
+    lines.append(f"Evaluation: {evaluation.get('name')} evaluator, {bn_text}.")
+    for name, rule in protocol.get("selection", {}).items():
+        lines.append(f"Selection, {name}: {rule}.")
+    retrain = protocol.get("retrain")
+    if retrain:
+        recipe = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in retrain.items())
+        lines.append(f"Retraining recipe: {recipe}.")
+    versions = ", ".join(f"{k} {v}" for k, v in protocol.get("versions", {}).items())
+    device = protocol.get("device")
+    hardware = f" ({protocol['hardware']}, {protocol.get('threads')} threads)" if protocol.get("hardware") else ""
+    lines.append(f"Versions: {versions}; device {device}{hardware}.")
+    return lines
+
+
+def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
     settings = record.get("settings", {})
     cfg = record.get("shared_config", {})
     data, train, space = cfg.get("data", {}), cfg.get("train", {}), cfg.get("space", {})
@@ -168,12 +196,16 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
     sets = {**settings.get("overrides", {}), **{f"retrain:{k}": v for k, v in settings.get("retrain_overrides", {}).items()}}
     if sets:
         lines.append("Overrides: " + " ".join(f"{k}={json.dumps(v)}" for k, v in sets.items()) + ".")
-    lines.append("mean ± std over seeds; best highlighted: higher accuracy and images/s, lower seconds and memory "
-                 "(params, FLOPs, epochs not ranked).")
+    lines += protocol_lines(record)
+    label = next(m.label for m in METRICS if m.key == primary)
+    lines.append(f"mean ± std over seeds; primary metric: {label}. Bold only where a test backs it: the strategy that "
+                 f"beats every other on {label} or search s with Holm-adjusted p < 0.05 (see the comparisons).")
     return lines
 
 
-def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:
+def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                comparison: Mapping[str, Any]) -> TableData:
+    """One row per strategy: mean ± std of every metric; bold only a significant winner."""
     settings = record.get("settings", {})
     agg = aggregate(rows, settings.get("strategies", []))
     total = len(settings.get("strategies", [])) * len(settings.get("seeds", []))
@@ -181,28 +213,116 @@ def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
              f"{len(rows)}/{total} trials")
     columns = ["strategy", "trials"] + [m.label for m in METRICS]
     raw_columns = ["strategy", "trials"] + [f"{m.key}_{s}" for m in METRICS for s in ("mean", "std")]
-    table = TableData(title, bench_caption(record), columns, [], raw_columns, [], numeric_from=1)
+    table = TableData(title, bench_caption(record, comparison["primary_metric"]), columns, [], raw_columns, [],
+                      numeric_from=1)
     for entry in agg:
         table.rows.append([entry["strategy"], str(entry["trials"])]
                           + [_cell(*entry[m.key], m.show) for m in METRICS])
         table.raw_rows.append([entry["strategy"], entry["trials"]] + [v for m in METRICS for v in entry[m.key]])
     for j, m in enumerate(METRICS):
-        for i in _best_rows([e[m.key][0] for e in agg], m.better):
-            table.best.add((i, j + 2))
+        if m.key in (comparison["primary_metric"], "search_seconds"):
+            winners = significant_best(comparison, m.key)
+            table.best |= {(i, j + 2) for i, e in enumerate(agg) if e["strategy"] in winners}
     return table
 
 
+STAT_KEYS = ("n", "mean", "std", "ci_low", "ci_high", "best", "best_seed", "worst", "worst_seed")
+
+
+def statistics_table(comparison: Mapping[str, Any]) -> TableData:
+    """Per strategy and compared metric: n, mean, std, 95 % interval, best and worst seed."""
+    shows = {m.key: m for m in METRICS}
+    table = TableData("Per strategy (95 % t interval of the mean)", [],
+                      ["strategy", "metric", "n", "mean", "std", "95% CI", "best (seed)", "worst (seed)"], [],
+                      ["strategy", "metric", *STAT_KEYS], [], numeric_from=2)
+    for entry in comparison["strategies"]:
+        for metric in (comparison["primary_metric"], "search_seconds"):
+            st, show = entry[metric], shows[metric].show
+            interval = f"[{show(st['ci_low'])}, {show(st['ci_high'])}]" if st["ci_low"] is not None else "—"
+            table.rows.append([entry["strategy"], shows[metric].label, str(st["n"]), _cell(st["mean"], None, show),
+                               _cell(st["std"], None, show), interval,
+                               f"{_cell(st['best'], None, show)} ({st['best_seed']})" if st["n"] else "—",
+                               f"{_cell(st['worst'], None, show)} ({st['worst_seed']})" if st["n"] else "—"])
+            table.raw_rows.append([entry["strategy"], metric] + [st[k] for k in STAT_KEYS])
+    return table
+
+
+PAIR_KEYS = ("a", "b", "metric", "mean_diff", "ci_low", "ci_high", "test", "p", "p_holm", "winner", "seeds_needed",
+             "verdict")
+
+
+def _p(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def pairs_table(comparison: Mapping[str, Any]) -> TableData:
+    """Every pair on every compared metric: difference a - b, its interval, the test, p, Holm's p, verdict."""
+    shows = {m.key: m for m in METRICS}
+    caption = [f"difference a - b with its 95 % interval; p two-sided, Holm-adjusted across the pairs of each metric; "
+               f"seeds needed: {comparison['power_method']}."]
+    table = TableData("Comparisons", caption, ["a − b", "metric", "mean diff", "95% CI", "test", "p", "p (Holm)",
+                                               "verdict"], [], list(PAIR_KEYS), [], numeric_from=2, text_from=7)
+    for pair in comparison["pairs"]:
+        show = shows[pair["metric"]].show
+        interval = f"[{show(pair['ci_low'])}, {show(pair['ci_high'])}]" if pair["ci_low"] is not None else "—"
+        table.rows.append([f"{pair['a']} − {pair['b']}", shows[pair["metric"]].label,
+                           _cell(pair["mean_diff"], None, show), interval, pair["test"] or "—", _p(pair["p"]),
+                           _p(pair["p_holm"]), pair["verdict"]])
+        table.raw_rows.append([pair[k] for k in PAIR_KEYS])
+    for i, pair in enumerate(comparison["pairs"]):
+        if pair["winner"]:
+            table.best.add((i, 7))
+    return table
+
+
+def decision_table(comparison: Mapping[str, Any]) -> TableData | None:
+    """How decided each strategy's final distribution was (None when no strategy has one)."""
+    entries = [e for e in comparison["strategies"] if e["decision"]]
+    if not entries:
+        return None
+    caption = [f"mean over seeds; near ties: decisions whose top two choices are within {NEAR_TIE_MARGIN} in "
+               "probability; skip share: probability mass on skip choices; samples: feedback each decision learned from."]
+    table = TableData("How decided the searches were", caption,
+                      ["strategy", "entropy (max)", "near ties %", "skip share %", "samples", "choices"], [],
+                      ["strategy", *DECISION_MEANS], [], numeric_from=1)
+    for entry in entries:
+        d = entry["decision"]
+        table.rows.append([entry["strategy"], f"{d['entropy']:.3f} ({d['entropy_max']:.3f})", _pct(d["near_ties"]),
+                           _pct(d["skip_share"]), _plain(d["samples"]), _plain(d["choices"])])
+        table.raw_rows.append([entry["strategy"]] + [d[k] for k in DECISION_MEANS])
+    return table
+
+
+def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | None) -> list[str]:
+    """Warnings, Kendall's tau of supernet vs stand-alone accuracy, and the drawings' paths."""
+    notes = [f"Warning: {w}" for w in comparison["warnings"]]
+    agreement = comparison.get("supernet_vs_standalone")
+    if agreement:
+        if agreement["tau"] is None:
+            notes.append(f"Supernet vs stand-alone: Kendall τ undefined over {agreement['n']} trial(s) "
+                         "(fewer than two, or a constant accuracy).")
+        else:
+            notes.append(f"Supernet vs stand-alone: Kendall τ-b = {agreement['tau']:.3f} (p = {agreement['p']:.3g}) "
+                         f"between supernet val acc and retrained test acc over {agreement['n']} trials.")
+    if plots:
+        notes.append(f"Curves: {plots['curves']}")
+        notes += [f"Architecture of {trial}: {path}" for trial, path in plots.get("arch", {}).items()]
+    return notes
+
+
+TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", _pct))
 TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
-              "search_seconds",
-              "epochs", "images_per_second", "peak_memory_bytes")
+              "search_seconds", "selection_seconds", "epochs", "images_per_second", "peak_memory_bytes", "entropy",
+              "near_ties")
 
 
 def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:
     """One row per trial, in bench order."""
-    shows = {m.key: m for m in METRICS}
+    shows = {m.key: m for m in TRIAL_METRICS}
     columns = [shows[k].label if k in shows else k for k in TRIAL_KEYS]
     raw_columns = list(TRIAL_KEYS) + ["trial", "arch"]
-    table = TableData("nasframe bench trials", bench_caption(record)[:1], columns, [], raw_columns, [], numeric_from=1)
+    table = TableData("nasframe bench trials", bench_caption(record, primary_metric(rows))[:1], columns, [],
+                      raw_columns, [], numeric_from=1)
     for r in rows:
         table.rows.append([str(r.get("strategy")), str(r.get("seed"))]
                           + [_cell(r.get(k), None, shows[k].show) for k in TRIAL_KEYS[2:]])
@@ -214,6 +334,35 @@ def load_bench(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from nasframe.studies.bench import RESULTS_FILE, read_bench, read_results
 
     return read_bench(path), read_results(Path(path) / RESULTS_FILE)
+
+
+@dataclass
+class Report:
+    """What ``nasframe report`` shows: tables, notes under them, and every number as JSON-able data."""
+
+    tables: list[TableData]
+    notes: list[str]
+    data: dict[str, Any]
+
+
+def bench_report(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                 plots: Mapping[str, Any] | None = None) -> Report:
+    """The bench's tables, verdicts and warnings; ``plots`` names drawings written beside it."""
+    strategies = list(record.get("settings", {}).get("strategies", []))
+    strategies += sorted({r["strategy"] for r in rows} - set(strategies))
+    comparison = bench_comparison(record, rows, strategies)
+    tables = [bench_table(record, rows, comparison), statistics_table(comparison), pairs_table(comparison)]
+    decided = decision_table(comparison)
+    if decided:
+        tables.append(decided)
+    means = {entry["strategy"]: entry for entry in aggregate(rows, strategies)}
+    for entry in comparison["strategies"]:  # the per-strategy JSON also carries every metric's mean and std
+        entry["trials"] = means[entry["strategy"]]["trials"]
+        entry["metrics"] = {m.key: dict(zip(("mean", "std"), means[entry["strategy"]][m.key])) for m in METRICS}
+    data = {"kind": "bench", "title": tables[0].title, "settings": record.get("settings", {}),
+            "budget": record.get("budget"), "protocol": record.get("protocol"), "trials": len(rows), **comparison,
+            "plots": dict(plots) if plots else None}
+    return Report(tables, comparison_notes(comparison, plots), data)
 
 
 # -- single run -------------------------------------------------------------------------------------
@@ -237,7 +386,7 @@ def _show_value(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def run_table(path: Path) -> TableData:
+def run_table(path: Path) -> tuple[TableData, dict[str, Any]]:
     """A run directory's summary.json as a two-column table (the arch only in CSV)."""
     from nasframe.storage.run_directory import RunDir
 
@@ -259,11 +408,11 @@ def run_table(path: Path) -> TableData:
         table.raw_rows.append([key, value])
     if arch is not None:
         table.raw_rows.append(["arch", json.dumps(arch)])
-    return table
+    return table, summary
 
 
-def tables_for(path: Path, trials: bool = False) -> list[TableData]:
-    """The tables ``nasframe report`` shows for a bench or run directory."""
+def report_for(path: Path, trials: bool = False, plots: Mapping[str, Any] | None = None) -> Report:
+    """The report ``nasframe report`` shows for a bench or run directory."""
     from nasframe.studies.bench import BENCH_FILE
 
     path = Path(path)
@@ -271,41 +420,16 @@ def tables_for(path: Path, trials: bool = False) -> list[TableData]:
         raise NasframeError(f"{path} is not a directory")
     if (path / BENCH_FILE).exists():
         record, rows = load_bench(path)
-        return [trials_table(record, rows) if trials else bench_table(record, rows)]
-    return [run_table(path)]
+        if trials:
+            table = trials_table(record, rows)
+            return Report([table], [], {"kind": "bench trials", "title": table.title, "rows": rows})
+        return bench_report(record, rows, plots)
+    table, summary = run_table(path)
+    return Report([table], [], {"kind": "run", "title": table.title, "summary": summary})
 
 
 # -- rendering --------------------------------------------------------------------------------------
-def to_rich(table: TableData):
-    from rich.table import Table
-
-    out = Table(title=table.title, caption="\n".join(table.caption) or None, caption_justify="left")
-    for j, name in enumerate(table.columns):
-        out.add_column(name, justify="right" if j >= table.numeric_from else "left", no_wrap=j == 0)
-    for i, row in enumerate(table.rows):
-        out.add_row(*[f"[bold green]{c}[/]" if (i, j) in table.best else _escape(c) for j, c in enumerate(row)])
-    return out
-
-
-def print_rich(table: TableData) -> None:
-    """Print on stdout; when that is not a terminal, as wide as the table needs rather than 80 columns."""
-    from rich.console import Console
-
-    console = Console()
-    rendered = to_rich(table)
-    if not console.is_terminal:
-        wide = console.measure(rendered, options=console.options.update_width(400)).maximum
-        console = Console(width=max(80, wide))
-    console.print(rendered)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def to_markdown(table: TableData) -> str:
+def table_markdown(table: TableData) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -314,17 +438,42 @@ def to_markdown(table: TableData) -> str:
     if table.caption:
         lines.append("")
     lines.append("| " + " | ".join(cell(c) for c in table.columns) + " |")
-    lines.append("|" + "|".join(":---" if j < table.numeric_from else "---:" for j in range(len(table.columns))) + "|")
+    lines.append("|" + "|".join("---:" if table.is_numeric(j) else ":---" for j in range(len(table.columns))) + "|")
     for i, row in enumerate(table.rows):
         cells = [f"**{cell(c)}**" if (i, j) in table.best else cell(c) for j, c in enumerate(row)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def to_csv(table: TableData) -> str:
+def to_markdown(report: Report) -> str:
+    """Every table, then the notes as a list (drawings as images)."""
+    parts = [table_markdown(table) for table in report.tables]
+    notes = []
+    for note in report.notes:
+        label, _, path = note.partition(": ")
+        notes.append(f"- {label}: ![{label}]({path})" if path.endswith(".png") else f"- {note}")
+    if notes:
+        parts.append("\n".join(notes) + "\n")
+    return "\n".join(parts)
+
+
+def table_csv(table: TableData) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(table.raw_columns)
     for row in table.raw_rows:
         writer.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
+
+
+def to_csv(report: Report) -> str:
+    """Raw values: one CSV block per table, blocks separated by an empty line; notes as a last ``note`` block."""
+    blocks = [table_csv(table) for table in report.tables]
+    if report.notes:
+        blocks.append(table_csv(TableData("", [], [], [], ["note"], [[note] for note in report.notes])))
+    return "\n".join(blocks)
+
+
+def to_json(report: Report) -> str:
+    """Every number of the report (``null`` where there is none), for tools that build on it."""
+    return json.dumps(report.data, indent=2) + "\n"

@@ -170,8 +170,9 @@ class DartsSpace(SearchSpace):
         self.check_arch(arch)
         return ChildNetwork(arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size())
 
-    def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
-        return _genotype.derive(scores, self.nodes)
+    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
+        """Per edge the best op but none, per node its two best edges (DARTS); ties drawn from the search's seeded generator."""
+        return _genotype.derive(scores, self.nodes, generator)
 
     def sample_final(self, generator: torch.Generator) -> Arch:
         return _genotype.sample_final(generator, self.nodes)

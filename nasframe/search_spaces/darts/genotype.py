@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from nasframe import Arch, ArchError
+from nasframe import Arch, ArchError, ranked_choices
 
 from .ops import CHOICES, NONE
 
@@ -68,11 +68,11 @@ def arch_from_pairs(pairs: Mapping[str, Pairs], nodes: int) -> Arch:
     return arch
 
 
-def derive(scores: Mapping[str, torch.Tensor], nodes: int) -> Arch:
+def derive(scores: Mapping[str, torch.Tensor], nodes: int, generator: torch.Generator | None = None) -> Arch:
     """Per edge the best op but ``none``; per node the two edges with the highest score (docs/algorithms.md#deriving-a-genotype).
 
-    Ties go to the lower op index and the lower edge index. A node's kept edges come in descending
-    score order, as DARTS writes its genotypes.
+    Ties are a draw from ``generator`` (without one: the lower op index and the lower edge index). A
+    node's kept edges come in descending score order, as DARTS writes its genotypes.
     """
     pairs: dict[str, Pairs] = {}
     for cell in CELL_TYPES:
@@ -87,9 +87,9 @@ def derive(scores: Mapping[str, torch.Tensor], nodes: int) -> Arch:
                 if len(row) != len(CHOICES):
                     raise ArchError(f"derive: decision {name!r} has {len(row)} scores, expected {len(CHOICES)}")
                 row = [-math.inf if math.isnan(v) else v for v in row]
-                best = max(range(1, len(CHOICES)), key=lambda k: (row[k], -k))
+                best = 1 + ranked_choices(row[1:], generator)[0]  # index 0 is ``none``
                 candidates.append((row[best], src, best))
-            kept = sorted(candidates, key=lambda c: (-c[0], c[1]))[:2]
+            kept = [candidates[i] for i in ranked_choices([c[0] for c in candidates], generator)[:2]]
             pairs[cell].append([(k, src) for _, src, k in kept])
     return arch_from_pairs(pairs, nodes)
 

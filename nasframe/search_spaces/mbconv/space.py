@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace
+from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace, ranked_choices
 
 from .blocks import Choice
 from .layout import (
@@ -112,8 +112,8 @@ class MBConvSpace(SearchSpace):
     def build_child(self, arch: Arch) -> nn.Module:
         return MBConvNet(self.layout, self.chosen(arch), self.data.num_classes, self.data.channels)
 
-    def derive(self, scores: Mapping[str, torch.Tensor]) -> Arch:
-        """Argmax of the scores per block (the first on ties)."""
+    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
+        """Argmax of the scores per block; ties drawn from the search's seeded generator (the first without one)."""
         arch: Arch = {}
         for d in self._decisions:
             if d.name not in scores:
@@ -121,7 +121,7 @@ class MBConvSpace(SearchSpace):
             s = torch.as_tensor(scores[d.name]).reshape(-1)[: len(d.choices)]
             if len(s) != len(d.choices):
                 raise ArchError(f"decision {d.name!r} has {len(d.choices)} choices but {len(s)} scores")
-            arch[d.name] = int(torch.argmax(s))
+            arch[d.name] = ranked_choices(s.tolist(), generator)[0]
         return arch
 
     def arch_to_json(self, arch: Arch) -> dict[str, Any]:

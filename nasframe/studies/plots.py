@@ -1,0 +1,39 @@
+"""``nasframe report DIR --plot``: a bench's curves and one drawing per found architecture, under DIR/report/."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nasframe.storage.run_directory import RunDir
+from nasframe.studies.report import load_bench
+
+REPORT_DIR = "report"
+CURVES_FILE = "curves.png"
+
+
+def draw_bench(path: Path) -> dict[str, Any] | None:
+    """Write ``report/curves.png`` and ``report/arch-<trial>.png``; their paths relative to ``path``.
+
+    None (writing nothing) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib  # noqa: F401  (the drawing modules import its parts)
+    except ImportError:
+        return None
+    from nasframe.studies.arch_drawing import draw_arch
+    from nasframe.studies.curves import draw_curves
+
+    path = Path(path)
+    record, rows = load_bench(path)
+    out = path / REPORT_DIR
+    out.mkdir(exist_ok=True)
+    trials: dict[str, list[list[dict[str, Any]]]] = {}
+    drawn: dict[str, str] = {}
+    for row in rows:
+        trials.setdefault(row["strategy"], []).append(RunDir(path / row["trial"]).read_events())
+        name = Path(row["trial"]).name
+        file = out / f"arch-{name}.png"
+        if row.get("arch") and draw_arch(file, row["arch"], f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"):
+            drawn[name] = str(file.relative_to(path))
+    draw_curves(out / CURVES_FILE, trials)
+    return {"curves": str((out / CURVES_FILE).relative_to(path)), "arch": drawn}
