@@ -25,7 +25,7 @@ def test_one_epoch_tiny_search_twice_gives_the_same_architecture(tmp_path, cifar
     assert arch == json.loads((tmp_path / "b" / "arch.json").read_text())
     assert first["val_accuracy"] == second["val_accuracy"]
     registry = get_registry()
-    space_obj = registry.space(space)({}, __import__("nasframe").DataInfo("cifar10", 10, 32))
+    space_obj = registry.build_space(json.loads((tmp_path / "a" / "config.json").read_text()))
     assert space_obj.arch_to_json(space_obj.arch_from_json(arch)) == arch
     a = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
     b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
