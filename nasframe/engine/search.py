@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nasframe.config import Schema
 from nasframe.data import build_data
 from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
@@ -25,6 +26,9 @@ class SupernetJob(Job):
         self.registry = registry or get_registry()
         self.space_cls = self.registry.space(config["space"]["name"])
         self.evaluator_cls = self.registry.evaluator(config["evaluator"]["name"])
+
+    def schema(self) -> Schema:
+        return Schema.of(self.space_cls)
 
     def identity(self) -> dict[str, Any]:
         return {"space": self.space_cls.name}
@@ -74,6 +78,9 @@ class SearchJob(SupernetJob):
     def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
         super().__init__(config, registry)
         self.strategy_cls = self.registry.strategy(config["strategy"]["name"])
+
+    def schema(self) -> Schema:
+        return Schema.of(self.space_cls, self.strategy_cls)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "strategy": self.strategy_cls.name}

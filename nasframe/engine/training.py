@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasframe.config import resolve
+from nasframe.config import Schema, resolve
 from nasframe.data import DataModule, build_data
 from nasframe.engine.device import autocast
 from nasframe.engine.loop import Job, Progress
@@ -57,6 +57,9 @@ class TrainJob(Job):
         self.space = (registry or get_registry()).build_space(config)
         self.arch: Arch = self.space.arch_from_json(config["arch"])
         self.data: DataModule | None = None
+
+    def schema(self) -> Schema:
+        return Schema.of(type(self.space))
 
     def identity(self) -> dict[str, Any]:
         return {"space": self.space.name}

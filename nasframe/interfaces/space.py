@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nasframe.interfaces.errors import ArchError
+from nasframe.interfaces.keys import Configurable
 
 Arch = dict[str, int]
 """A discrete architecture: decision name -> index of the chosen choice."""
@@ -53,19 +54,20 @@ class Supernet(nn.Module):
         raise NotImplementedError
 
 
-class SearchSpace(ABC):
-    """A set of named decisions with candidate choices, and the networks they build."""
+class SearchSpace(Configurable, ABC):
+    """A set of named decisions with candidate choices, and the networks they build.
+
+    ``keys`` declares the ``space.*`` settings it reads (``nasframe.Key``: type, range, default, help).
+    """
 
     name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, Any]] = {}
-    """The ``space.*`` config keys this space reads, with their default values."""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting."""
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset, dotted config overrides for training a found architecture from scratch."""
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
-        self.config = {**self.defaults, **config}
+        self.config = self.checked_config(config, "space")
         self.data = data
 
     @property

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace
+from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
 
 from . import genotype as _genotype
 from .child import ChildNetwork
@@ -32,19 +32,26 @@ __all__ = [
 ]
 
 
+def _even(channels: int) -> int:
+    if channels % 2:
+        raise ValueError(channels)
+    return channels
+
+
 class DartsSpace(SearchSpace):
     """DARTS cells: 14 edges per cell type, 8 choices per edge, two cell types (normal, reduce)."""
 
     name = "darts"
-    defaults = {
-        "channels": 16,
-        "layers": 8,
-        "nodes": 4,
-        "stem_multiplier": 3,
-        "auxiliary": True,
-        "auxiliary_weight": 0.4,
-        "drop_path": 0.2,
-    }
+    keys = (
+        Key("channels", 16, "initial channels C (even: FactorizedReduce halves it)", low=2, rule=_even,
+            allowed_text="an even integer >= 2"),
+        Key("layers", 8, "cells in the network", low=1),
+        Key("nodes", 4, "intermediate nodes per cell", low=1),
+        Key("stem_multiplier", 3, "stem channels = stem_multiplier * C", low=1),
+        Key("auxiliary", True, "auxiliary head when training from scratch"),
+        Key("auxiliary_weight", 0.4, "weight of the auxiliary loss", low=0),
+        Key("drop_path", 0.2, "drop-path probability at the end of training from scratch", low=0, high=1),
+    )
     presets = {
         "paper": {
             "space.layers": 6,
@@ -88,19 +95,11 @@ class DartsSpace(SearchSpace):
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         super().__init__(config, data)
-        self.channels = self._positive_int("channels")
-        self.layers = self._positive_int("layers")
-        self.nodes = self._positive_int("nodes")
-        self.stem_multiplier = self._positive_int("stem_multiplier")
-        if self.channels % 2:
-            raise ConfigError(f"space.channels must be even (FactorizedReduce halves it), got {self.channels}")
+        self.channels: int = self.config["channels"]
+        self.layers: int = self.config["layers"]
+        self.nodes: int = self.config["nodes"]
+        self.stem_multiplier: int = self.config["stem_multiplier"]
         self._decisions = tuple(Decision(name, CHOICES) for name in decision_names(self.nodes))
-
-    def _positive_int(self, key: str) -> int:
-        value = self.config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"space.{key} must be a positive integer, got {value!r}")
-        return value
 
     @property
     def decisions(self) -> tuple[Decision, ...]:

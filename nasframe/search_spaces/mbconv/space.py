@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace
+from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
 
 from .blocks import Choice
 from .layout import (
@@ -31,7 +31,13 @@ class MBConvSpace(SearchSpace):
     """
 
     name = "mbconv"
-    defaults = {"variant": "auto", "choices": "mdenas", "width_mult": 1.0}
+    keys = (
+        Key("variant", "auto", "cifar (32x32, stride 8), imagenet (224x224, stride 32), auto: by the data set",
+            choices=("auto", *VARIANTS)),
+        Key("choices", "mdenas", "block choices: mdenas ({3,5,7} x {1,3,6}) or proxyless (+ skip)",
+            choices=tuple(CHOICE_SETS)),
+        Key("width_mult", 1.0, "scales every width (rounded to a multiple of 8)", low=0, low_open=True),
+    )
     presets = {
         "paper": {"train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000},
         "tiny": {
@@ -52,14 +58,8 @@ class MBConvSpace(SearchSpace):
         variant = self.config["variant"]
         if variant == "auto":
             variant = "imagenet" if data.name == "imagenet" else "cifar"
-        if variant not in VARIANTS:
-            raise ConfigError(f"space.variant must be auto, cifar or imagenet, not {variant!r}")
         choices = self.config["choices"]
-        if choices not in CHOICE_SETS:
-            raise ConfigError(f"space.choices must be one of {', '.join(CHOICE_SETS)}, not {choices!r}")
         width = self.config["width_mult"]
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            raise ConfigError(f"space.width_mult must be a positive number, not {width!r}")
         self.variant: str = variant
         self.choice_set: str = choices
         self.width_mult = float(width)
