@@ -116,7 +116,8 @@ class MBConvSpace(SearchSpace):
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """A proxyless arch needs the proxyless choice set (its ``skip`` and expand-3/6-only blocks)."""
-        return {"space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else {}
+        choices = obj.get("choices")
+        return {"space.choices": choices} if isinstance(choices, str) and choices in CHOICE_SETS else {}
 
     def arch_from_json(self, obj: Any) -> Arch:
         """Read ``{"space": "mbconv", "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
