@@ -12,7 +12,7 @@ def invoke(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["bench"], ["report"], ["train"], ["rank"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["config"], ["run"], ["bench"], ["report"], ["train"], ["rank"]])
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
@@ -84,3 +84,22 @@ def test_paper_preset_builds_the_paper_supernet_and_reports_its_size(tmp_path, c
     assert (config["space"]["layers"], config["space"]["channels"], config["train"]["batch_size"]) == (6, 16, 8)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["supernet_params"] > 1_000_000
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["train"], ["bench"], ["rank"], ["config"]])
+def test_help_does_not_import_torch(command):
+    """`nasframe --help` answers in a tenth of a second: torch loads only when a command runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom nasframe.cli import main\nsys.argv = ['nasframe', *sys.argv[1:], '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
+
+
+def test_config_prints_every_key_with_what_it_takes(tmp_path):
+    result = invoke("config", "--space", "darts", "--strategy", "random")
+    assert result.exit_code == 0
+    for text in ("train.batch_size", "an integer >= 1", "space.channels", "strategy.candidates", "data.val_size"):
+        assert text in result.output

@@ -65,7 +65,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
         (["--set", "space.name=mbconv"], "'space.name' is not settable"),
         (["--set", "strategy.name=darts"], "'strategy.name' is not settable"),
         (["--set", "train.epochs=1.5"], "'train.epochs' = 1.5 is not allowed: it takes an integer >= 0"),
-        (["--set", "space.channels=5"], "'space.channels' = 5 is not allowed: it takes an even integer >= 2"),
+        (["--set", "space.channels=5"], "'space.channels' = 5 is not allowed: it takes an even integer from 2 to 1024"),
         (["--set", "device=gpu"], "'device' = 'gpu' is not allowed: it takes auto, cpu, mps, cuda or cuda:N"),
         (["--set", "data.val_size=nan"], "'data.val_size' = 'nan' is not allowed"),
         (["--set", "train.lr=NaN"], "'train.lr' = nan is not allowed"),

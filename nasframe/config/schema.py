@@ -51,7 +51,7 @@ ENGINE_KEYS: tuple[Key, ...] = (
     Key("train.lr", 0.025, "SGD learning rate at the start of the cosine schedule", low=0, low_open=True),
     Key("train.lr_min", 0.001, "learning rate the cosine schedule ends at", low=0),
     Key("train.momentum", 0.9, "SGD momentum", low=0, high=1, high_open=True),
-    Key("train.weight_decay", 3e-4, "SGD weight decay", low=0),
+    Key("train.weight_decay", 3e-4, "SGD weight decay", low=0, high=1),
     Key("train.grad_clip", 5.0, "clip the gradient norm to this (0 or null: no clipping)", type=float, low=0,
         optional=True),
     Key("train.amp", True, "bf16 autocast on CUDA"),

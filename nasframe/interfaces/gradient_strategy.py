@@ -47,10 +47,10 @@ class GradientStrategy(Strategy):
     """
 
     keys = (
-        Key("arch_lr", 3e-4, "Adam learning rate of the architecture parameters", low=0, low_open=True),
+        Key("arch_lr", 3e-4, "Adam learning rate of the architecture parameters", low=0, low_open=True, high=1),
         Key("arch_beta1", 0.5, "Adam beta1 of the architecture parameters", low=0, high=1, high_open=True),
         Key("arch_beta2", 0.999, "Adam beta2 of the architecture parameters", low=0, high=1, high_open=True),
-        Key("arch_weight_decay", 1e-3, "Adam weight decay of the architecture parameters", low=0),
+        Key("arch_weight_decay", 1e-3, "Adam weight decay of the architecture parameters", low=0, high=1),
         Key("init_scale", 1e-3, "alpha starts as init_scale * N(0, 1)", low=0),
     )
 

@@ -8,6 +8,8 @@ from typing import Any, Callable, ClassVar, Mapping
 from nasframe.interfaces.errors import ConfigError
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+LARGEST = {int: 2**63 - 1, float: 3.4e38}
+"""Numbers must fit the tensors they end up in: int64, and float32 (an optimizer's lr or decay)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Key:
                 raise ValueError
         elif kind in (int, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError
+            if abs(value) > LARGEST[kind]:
                 raise ValueError
             if kind is int:
                 if not float(value).is_integer():

@@ -43,11 +43,11 @@ class DartsSpace(SearchSpace):
 
     name = "darts"
     keys = (
-        Key("channels", 16, "initial channels C (even: FactorizedReduce halves it)", low=2, rule=_even,
-            allowed_text="an even integer >= 2"),
-        Key("layers", 8, "cells in the network", low=1),
-        Key("nodes", 4, "intermediate nodes per cell", low=1),
-        Key("stem_multiplier", 3, "stem channels = stem_multiplier * C", low=1),
+        Key("channels", 16, "initial channels C (even: FactorizedReduce halves it)", low=2, high=1024, rule=_even,
+            allowed_text="an even integer from 2 to 1024"),
+        Key("layers", 8, "cells in the network", low=1, high=100),
+        Key("nodes", 4, "intermediate nodes per cell", low=1, high=12),
+        Key("stem_multiplier", 3, "stem channels = stem_multiplier * C", low=1, high=16),
         Key("auxiliary", True, "auxiliary head when training from scratch"),
         Key("auxiliary_weight", 0.4, "weight of the auxiliary loss", low=0),
         Key("drop_path", 0.2, "drop-path probability at the end of training from scratch", low=0, high=1),

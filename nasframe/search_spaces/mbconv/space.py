@@ -36,7 +36,7 @@ class MBConvSpace(SearchSpace):
             choices=("auto", *VARIANTS)),
         Key("choices", "mdenas", "block choices: mdenas ({3,5,7} x {1,3,6}) or proxyless (+ skip)",
             choices=tuple(CHOICE_SETS)),
-        Key("width_mult", 1.0, "scales every width (rounded to a multiple of 8)", low=0, low_open=True),
+        Key("width_mult", 1.0, "scales every width (rounded to a multiple of 8)", low=0, low_open=True, high=16),
     )
     presets = {
         "paper": {"train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000},
