@@ -44,6 +44,10 @@ def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
     result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "2",
                     "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu")
     assert result.exit_code == 0, result.output
+    # not a terminal: one line per epoch a log can read, and the summary in human units
+    assert "epoch 1/2  loss " in result.output and "epoch 2/2  loss " in result.output
+    assert " img/s  elapsed " in result.output and "ETA 0 s" in result.output
+    assert "val_accuracy" in result.output and " %" in result.output
     config = json.loads((out / "config.json").read_text())
     assert config["strategy"]["name"] == "random" and config["space"]["layers"] == 3
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -103,3 +107,22 @@ def test_config_prints_every_key_with_what_it_takes(tmp_path):
     assert result.exit_code == 0
     for text in ("train.batch_size", "an integer >= 1", "space.channels", "strategy.candidates", "data.val_size"):
         assert text in result.output
+
+
+def test_a_long_epoch_gets_a_line_every_so_often(capsys):
+    from types import SimpleNamespace
+
+    from nasframe.cli.display import RunLog, human
+
+    run = SimpleNamespace(epoch=0, path="runs/x", job=SimpleNamespace(num_epochs=3))
+    log = RunLog("random on darts", every=0.0)
+    log.on_run_start(run)
+    log.on_epoch_start(run, 0)
+    log.on_step_end(run, 5, 10)
+    log.on_epoch_end(run, 0, {"train_loss": 2.0, "val_accuracy": 0.106, "images_per_second": 1234.5})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "random on darts: 3 epochs, writing runs/x"
+    assert lines[1].startswith("epoch 1/3  step 5/10  elapsed ") and "ETA" in lines[1]
+    assert lines[2].startswith("epoch 1/3  loss 2.0000  val acc 10.60 %  1,234 img/s  elapsed ")
+    assert human("peak_memory_bytes", 1_163_751_424) == "1.08 GiB"
+    assert human("flops", 574_000_000) == "574.0 M multiply-adds"

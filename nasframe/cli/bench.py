@@ -64,7 +64,7 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     runner.check_out()  # refuse another bench's directory before showing anything
     console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
     with BenchProgress() as display:
-        rows = runner.execute([display, HookObserver(get_registry())],
+        rows = runner.execute([*display.with_log("trial"), HookObserver(get_registry())],
                               devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
     print_rich(bench_table(read_bench(path), rows))
     click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

@@ -56,7 +56,7 @@ def human(key: str, value: Any) -> str:
     if key.endswith("_bytes"):
         return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.1f} MiB"
     if key.endswith("params"):
-        return f"{value / 1e6:.2f} M ({value:,})"
+        return f"{value / 1e6:.2f} M ({value:,})" if value >= 100_000 else f"{value:,}"
     if key == "flops":
         return f"{value / 1e6:.1f} M multiply-adds"
     if key.endswith("seconds"):
@@ -64,7 +64,7 @@ def human(key: str, value: Any) -> str:
     if key.endswith("_ms"):
         return f"{value:.2f} ms"
     if key.endswith("per_second"):
-        return f"{value:,.0f} /s"
+        return f"{value:,.0f} images/s"
     return fmt(value)
 
 
@@ -74,7 +74,11 @@ def epoch_line(metrics: dict[str, Any]) -> str:
 
 
 class ProgressDisplay:
-    """The bars of every long command (run, train, bench, rank), built one way and used as a context manager."""
+    """The bars of every long command (run, train, bench, rank), built one way and used as a context manager.
+
+    Bars only on a terminal: in a log they would print nothing until the end, so there ``with_log`` adds
+    a :class:`RunLog` that writes lines instead.
+    """
 
     def __init__(self) -> None:
         self.progress = Progress(
@@ -83,11 +87,17 @@ class ProgressDisplay:
         )
 
     def __enter__(self) -> ProgressDisplay:
-        self.progress.start()
+        if console.is_terminal:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if console.is_terminal:
+            self.progress.stop()
+
+    def with_log(self, title: str) -> list[Observer]:
+        """This display, and on anything but a terminal the log lines that stand in for its bars."""
+        return [self] if console.is_terminal else [self, RunLog(title)]
 
 
 class RunDisplay(ProgressDisplay, Observer):
@@ -117,12 +127,6 @@ class RunLog(Observer):
         self.every = every
         self.first_epoch = 0
         self.started = self.epoch_started = self.last_line = 0.0
-
-    def __enter__(self) -> RunLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
     def line(self, text: str) -> None:
         console.print(text, highlight=False, soft_wrap=True)
@@ -240,11 +244,6 @@ class StudyDisplay(ProgressDisplay, StudyObserver):
     def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
         if self.archs is not None:
             self.progress.advance(self.archs)
-
-
-def run_display(title: str) -> RunDisplay | RunLog:
-    """Bars on a terminal, log lines otherwise (a file, a pipe, a cluster job's output)."""
-    return RunDisplay(title) if console.is_terminal else RunLog(title)
 
 
 def print_summary(summary: dict[str, Any], path: Path) -> None:

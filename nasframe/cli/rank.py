@@ -90,7 +90,7 @@ def rank(space: str, samples: int, epochs: int | None, evaluator: str, dataset: 
     path = Path(out) if out else default_out("rank", space, None)
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [display, HookObserver(registry)], registry)
+        records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
     tau = write_results(study, records)
     stdout = Console()
     stdout.print(tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}"))

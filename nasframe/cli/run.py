@@ -56,7 +56,7 @@ def run(strategy: str | None, space: str | None, dataset: str | None, data_dir: 
         raise NasframeError("pass --strategy and --space (see `nasframe list`), or --resume --out DIR")
     else:
         config = search_config(strategy, space, preset, overrides)
-    from nasframe.cli.display import print_summary, run_display
+    from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import HookObserver, Run
     from nasframe.engine.search import SearchJob
     from nasframe.registry import get_registry
@@ -64,6 +64,7 @@ def run(strategy: str | None, space: str | None, dataset: str | None, data_dir: 
 
     job = SearchJob(config)
     rundir = RunDir(Path(out) if out else default_out("search", config["space"]["name"], config["strategy"]["name"]))
-    with run_display(f"{config['strategy']['name']} on {config['space']['name']}") as display:
-        summary = Run(job, rundir, [display, HookObserver(get_registry())]).execute(resume)
+    title = f"{config['strategy']['name']} on {config['space']['name']}"
+    with RunDisplay(title) as display:
+        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)

@@ -19,7 +19,7 @@ def train(arch_path: str, layers: int | None, channels: int | None, dataset: str
           epochs: int | None, batch_size: int | None, seed: int | None, device: str | None, preset: str,
           out: str | None, resume: bool, sets: tuple[str, ...]) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
-    from nasframe.cli.display import print_summary, run_display
+    from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import HookObserver, Run
     from nasframe.engine.training import TrainJob, read_arch_file, train_config
     from nasframe.registry import get_registry
@@ -31,6 +31,7 @@ def train(arch_path: str, layers: int | None, channels: int | None, dataset: str
     config = train_config(arch_json, preset, overrides)
     job = TrainJob(config)
     rundir = RunDir(Path(out) if out else default_out("train", config["space"]["name"], None))
-    with run_display(f"train {config['space']['name']} arch") as display:
-        summary = Run(job, rundir, [display, HookObserver(get_registry())]).execute(resume)
+    title = f"train {config['space']['name']} arch"
+    with RunDisplay(title) as display:
+        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)
