@@ -95,6 +95,11 @@ class ProgressDisplay:
         if console.is_terminal:
             self.progress.stop()
 
+    def note(self, text: str) -> None:
+        """A line for a log, where the bars (and their status text) do not show."""
+        if text and not console.is_terminal:
+            console.print(text, highlight=False, soft_wrap=True)
+
     def with_log(self, title: str) -> list[Observer]:
         """This display, and on anything but a terminal the log lines that stand in for its bars."""
         return [self] if console.is_terminal else [self, RunLog(title)]
@@ -180,12 +185,14 @@ class BenchProgress(ProgressDisplay, BenchObserver):
         finished = total - pending
         status = f"{finished} finished earlier, skipped" if finished else ""
         self.bench_task = self.progress.add_task("bench trials", total=total, completed=finished, status=status)
+        self.note(f"bench trials: {total}" + (f", {status}" if status else ""))
         self.epoch_task = self.progress.add_task("  trial", total=None, status="")
         self.step_task = self.progress.add_task("  steps", total=None, status="")
 
     def on_trial_start(self, bench: Bench, trial: Trial, phase: str) -> None:
         label = f"  {trial.index + 1}/{len(bench.trials)} {trial.name}" + (" retrain" if phase == "retrain" else "")
         self.progress.reset(self.epoch_task, total=None, description=label, status="")
+        self.note(f"trial{label}")
         self.progress.reset(self.step_task, total=None, status="")
 
     def on_run_start(self, run: Any) -> None:
@@ -212,6 +219,7 @@ class BenchProgress(ProgressDisplay, BenchObserver):
         if row.get("retrain_test_accuracy") is not None:
             status += f" test acc {fmt(row['retrain_test_accuracy'])}"
         self.progress.update(self.bench_task, advance=1, status=status)
+        self.note(f"trial {trial.index + 1}/{len(bench.trials)} done, {status[len('last: '):]}")
 
 
 class StudyDisplay(ProgressDisplay, StudyObserver):
@@ -229,6 +237,7 @@ class StudyDisplay(ProgressDisplay, StudyObserver):
             self.steps = self.progress.add_task("  steps", total=None, status="")
         self.progress.update(self.archs, completed=index + int(finished),
                              status="done, skipped" if finished else f"arch {index}")
+        self.note(f"{self.title}: arch {index + 1}/{total}" + (", done, skipped" if finished else ""))
 
     def on_run_start(self, run: Any) -> None:
         self.progress.update(self.epochs, completed=run.epoch, total=run.job.num_epochs, status="")
