@@ -99,10 +99,15 @@ def test_train_checks_its_keys_too(tmp_path):
 
 
 # -- runs never block their retry and never lie --------------------------------------------------
-def test_resuming_a_finished_run_with_more_epochs_is_refused_with_the_differing_key(tmp_path, finished_run):
+@pytest.mark.parametrize("form", ["full command", "--resume --out only"])
+def test_resuming_a_finished_run_with_more_epochs_is_refused_with_the_differing_key(tmp_path, finished_run, form):
     out, args = copy_of(finished_run, tmp_path)
     before = files_of(out)
-    line = one_line_error(invoke(*[a if a != "1" else "4" for a in args], "--resume"))
+    if form == "full command":
+        result = invoke(*[a if a != "1" else "4" for a in args], "--resume")
+    else:
+        result = invoke("run", "--resume", "--out", out, "--epochs", 4)
+    line = one_line_error(result)
     assert "train.epochs: saved 1, now 4" in line
     assert files_of(out) == before
 

@@ -52,7 +52,7 @@ def locate(root: Path, download: bool, chosen: bool = False) -> Path:
     if batches is None:
         if chosen and not root.is_dir():
             raise DataError(
-                f"--data-dir {root} does not exist. Pass the folder that holds {FOLDER}/ "
+                f"--data-dir {root} {'is a file' if root.exists() else 'does not exist'}. Pass the folder that holds {FOLDER}/ "
                 "(create an empty folder first to download CIFAR-10 into it)"
             )
         if not download:

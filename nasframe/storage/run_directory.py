@@ -76,7 +76,7 @@ class RunDir:
             )
         if resume and not self.config.exists():
             raise NasframeError(f"nothing to resume in {self.path}: it has no {CONFIG}")
-        if self.writable:
+        if self.writable and not (resume and self.is_finished()):  # a finished run is only read
             self._check_creatable()
 
     def _check_creatable(self) -> None:
