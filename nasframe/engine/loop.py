@@ -302,8 +302,11 @@ class Run:
         meta = ckpt.meta
         if meta.get("kind") != job.kind:
             raise CheckpointError(f"checkpoint {path} was written by a {meta.get('kind')!r} run, not a {job.kind!r} run")
-        if meta.get("config_hash") != run_hash(job.config):
-            diff = config_difference(meta.get("config", {}), job.config)
+        saved = meta.get("config")
+        if isinstance(saved, dict):  # compared as the schema reads it: a run saved with 5000.0 for 5000 still resumes
+            saved = job.schema().check(saved, f"the config in {path}")
+        if (run_hash(saved) if isinstance(saved, dict) else meta.get("config_hash")) != run_hash(job.config):
+            diff = config_difference(saved if isinstance(saved, dict) else {}, job.config)
             raise CheckpointError(
                 f"checkpoint {path} was written by another configuration (" + "; ".join(diff[:6]) + ")"
             )
