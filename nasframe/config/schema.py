@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.keys import Key
@@ -121,11 +121,11 @@ class Schema:
             raise ConfigError(f"unknown config key {name!r} in {source}{hint}")
         return self.keys[name]
 
-    def apply(self, config: dict[str, Any], overrides: Mapping[str, Any], source: str, *, identity: bool = False) -> None:
-        """Set checked values of declared keys; an identity key (``space.name``) only with ``identity``."""
+    def apply(self, config: dict[str, Any], overrides: Mapping[str, Any], source: str) -> None:
+        """Set checked values of declared keys; an identity key (``space.name``) keeps the value it has."""
         for name, value in overrides.items():
             key = self.key(name, source)
-            if not key.settable and not identity and value != _get(config, name):
+            if not key.settable and value != _get(config, name):
                 section = name.split(".")[0]
                 raise ConfigError(
                     f"config key {name!r} is not settable: it names the run's {section}; pass --{section} instead"
@@ -141,10 +141,6 @@ class Schema:
             raise ConfigError(f"{source} lacks the config key(s) {', '.join(missing[:5])}")
         out = nest({name: self.key(name, source).check(value, name) for name, value in leaves.items()})
         return {**out, **checked}
-
-    def rows(self) -> Iterable[tuple[str, Key]]:
-        """(dotted name, key) in declaration order, for ``nasframe config``."""
-        return self.keys.items()
 
 
 def _get(config: Mapping[str, Any], dotted: str) -> Any:
