@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nasframe.cli import _load_commands, cli
 from nasframe.config import Schema, parse_sets, resolve
-from nasframe.interfaces.errors import ConfigError
+from nasframe.interfaces.errors import NasframeError
 from nasframe.registry import get_registry
 from nasframe.search_spaces.darts import GENOTYPES_DIR
 
@@ -38,12 +38,12 @@ def set_text(value) -> st.SearchStrategy[str]:
 
 
 def every_key() -> list[tuple[str, str, str]]:
-    """(space, strategy, dotted key) of every settable key of every built-in space and strategy."""
+    """(space, strategy, dotted key) of every key of every built-in space and strategy, the evaluator's too."""
     registry = get_registry()
     out = []
     for space in SPACES:
         for strategy in STRATEGIES:
-            schema = Schema.of(registry.space(space), registry.strategy(strategy))
+            schema = Schema.of(registry.space(space), registry.strategy(strategy), registry.evaluator("supernet"))
             out += [(space, strategy, name) for name in schema.keys]
     return sorted(set(out))
 
@@ -69,12 +69,13 @@ def test_any_set_of_any_key_resolves_or_is_one_config_error(key, value, data):
     registry = get_registry()
     space_cls, strategy_cls = registry.space(space), registry.strategy(strategy)
     try:
-        config = resolve(space_cls, strategy_cls, "tiny", parse_sets([f"{name}={text}"]))
-    except ConfigError as exc:
-        assert name in str(exc) and "\n" not in str(exc)
+        config = resolve(space_cls, strategy_cls, "tiny", parse_sets([f"{name}={text}"]),
+                         evaluators=registry.evaluator)
+    except NasframeError as exc:  # a ConfigError naming the key, or an unknown evaluator.name
+        assert (name in str(exc) or "unknown evaluator" in str(exc)) and "\n" not in str(exc)
         return
     # what resolves is what the schema keeps: checking it again, or after a JSON round trip, changes nothing
-    schema = Schema.of(space_cls, strategy_cls)
+    schema = Schema.of(space_cls, strategy_cls, registry.evaluator(config["evaluator"]["name"]))
     assert schema.check(config, "test") == config
     assert schema.check(json.loads(json.dumps(config)), "config.json") == config
 

@@ -70,6 +70,8 @@ def files_of(folder: Path) -> dict[str, bytes]:
         (["--set", "data.val_size=nan"], "'data.val_size' = 'nan' is not allowed"),
         (["--set", "train.lr=NaN"], "'train.lr' = nan is not allowed"),
         (["--set", "train.momentum=1"], "'train.momentum' = 1 is not allowed: it takes a number >= 0 and < 1"),
+        (["--set", "evaluator.bn=eval"], "'evaluator.bn' = 'eval' is not allowed: it takes one of 'batch', 'running'"),
+        (["--set", "evaluator.name=nope"], "unknown evaluator 'nope'; available: supernet"),
     ],
     ids=lambda v: v[1] if isinstance(v, list) else None,
 )
@@ -87,6 +89,21 @@ def test_a_wrong_value_in_a_resumed_config_json_is_refused(tmp_path, finished_ru
     (out / "config.json").write_text(json.dumps(config))
     line = one_line_error(invoke("run", "--resume", "--out", out))
     assert "'train.batch_size' = 0" in line
+
+
+def test_an_evaluator_key_is_set_and_kept_in_config_json(tmp_path, cifar_dir):
+    out = tmp_path / "run"
+    result = invoke("run", *TINY, "--epochs", 1, "--data-dir", cifar_dir, "--out", out, "--set", "evaluator.bn=running")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["evaluator"] == {"name": "supernet", "bn": "running"}
+
+
+def test_a_config_json_written_before_a_key_was_declared_resumes_with_its_default(tmp_path, finished_run):
+    out, args = copy_of(finished_run, tmp_path)
+    config = json.loads((out / "config.json").read_text())
+    del config["evaluator"]["bn"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert invoke(*args, "--resume").exit_code == 0
 
 
 def test_train_checks_its_keys_too(tmp_path):

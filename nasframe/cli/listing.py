@@ -39,7 +39,10 @@ def list_command() -> None:
 @click.option("--space", default=None, help="Only the engine's keys and this space's (see `nasframe list`).")
 @click.option("--strategy", default=None, help="Only the engine's keys and this strategy's.")
 def config_command(space: str | None, strategy: str | None) -> None:
-    """Print every config key --set accepts: what it takes, its default, and what it does."""
+    """Print every config key --set accepts: what it takes, its default, and what it does.
+
+    With --space or --strategy, only the engine's, the evaluators' and theirs; without, every installed plugin's.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -54,6 +57,8 @@ def config_command(space: str | None, strategy: str | None) -> None:
         sections.append((f"space {name}", "space.", registry.space(name).keys))
     for name in strategies:
         sections.append((f"strategy {name}", "strategy.", registry.strategy(name).keys))
+    for name in sorted(registry.evaluators):
+        sections.append((f"evaluator {name} (searches)", "evaluator.", registry.evaluator(name).keys))
     table = Table(title="config keys (--set KEY=VALUE; space.name and strategy.name are chosen by --space/--strategy)")
     for column in ("key", "takes", "default", "what it does"):
         table.add_column(column, overflow="fold")

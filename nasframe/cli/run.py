@@ -16,7 +16,8 @@ def search_config(strategy: str, space: str, preset: str, overrides: dict[str, A
     from nasframe.registry import get_registry
 
     registry = get_registry()
-    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides)
+    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides,
+                   evaluators=registry.evaluator)
 
 
 def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -30,11 +31,11 @@ def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
         raise NasframeError(f"nothing to resume in {out}: it has no config.json")
     config = rundir.read_config()
     try:
-        space, strategy = config["space"]["name"], config["strategy"]["name"]
+        names = config["space"]["name"], config["strategy"]["name"], config["evaluator"]["name"]
     except (KeyError, TypeError):
         raise ConfigError(f"{rundir.config} names no space and strategy: it is not a search run's config") from None
     registry = get_registry()
-    schema = Schema.of(registry.space(space), registry.strategy(strategy))
+    schema = Schema.of(registry.space(names[0]), registry.strategy(names[1]), registry.evaluator(names[2]))
     config = schema.check(config, str(rundir.config))
     config.pop("versions", None)
     schema.apply(config, overrides, "the command line")

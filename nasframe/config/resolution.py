@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from nasframe.config.schema import Schema
+from nasframe.config.schema import ENGINE_DEFAULTS, Schema
 from nasframe.interfaces.errors import ConfigError
 
 PRESETS = ("paper", "tiny")
@@ -36,11 +36,20 @@ def resolve(
     *,
     strategy_presets: bool = True,
     train: bool = False,
+    evaluators: Callable[[str], type] | None = None,
 ) -> dict[str, Any]:
-    """The fully resolved config of a run: every key the engine, space and strategy read, each one checked."""
+    """The fully resolved config of a run: every key the engine, space, strategy and evaluator read, each one checked.
+
+    ``evaluators`` looks up the evaluator ``evaluator.name`` names (a registry's ``evaluator``); without it the
+    config has no evaluator keys but the name (training from scratch evaluates nothing).
+    """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
-    schema = Schema.of(space_cls, strategy_cls)
+    evaluator_cls = None
+    if evaluators is not None:
+        name = overrides.get("evaluator.name", ENGINE_DEFAULTS["evaluator"]["name"])
+        evaluator_cls = evaluators(name) if isinstance(name, str) else None
+    schema = Schema.of(space_cls, strategy_cls, evaluator_cls)
     config = schema.defaults()
     space_presets = space_cls.train_presets if train else space_cls.presets
     schema.apply(config, space_presets.get(preset, {}), f"the {space_cls.name} space's {preset} preset")

@@ -64,6 +64,8 @@ ENGINE_KEYS: tuple[Key, ...] = (
 
 IDENTITY_HELP = {"space": "the search space (chosen with --space or by arch.json)",
                  "strategy": "the search strategy (chosen with --strategy)"}
+PLUGIN_SECTIONS = ("space", "strategy", "evaluator")
+"""Config sections a plugin declares the keys of (``evaluator.name`` itself is the engine's: a choice, not an identity)."""
 
 
 def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,17 +96,19 @@ ENGINE_DEFAULTS: dict[str, Any] = nest({key.name: key.default for key in ENGINE_
 
 @dataclass(frozen=True)
 class Schema:
-    """Every key a run's config may hold, by dotted name: the engine's, and the space's and strategy's own."""
+    """Every key a run's config may hold, by dotted name: the engine's, and its space's, strategy's and evaluator's own."""
 
     keys: dict[str, Key]
 
     @classmethod
-    def of(cls, space_cls: type | None = None, strategy_cls: type | None = None) -> Schema:
+    def of(cls, space_cls: type | None = None, strategy_cls: type | None = None,
+           evaluator_cls: type | None = None) -> Schema:
         keys = {key.name: key for key in ENGINE_KEYS}
-        for section, plugin in (("space", space_cls), ("strategy", strategy_cls)):
+        for section, plugin in zip(PLUGIN_SECTIONS, (space_cls, strategy_cls, evaluator_cls)):
             if plugin is None:
                 continue
-            keys[f"{section}.name"] = Key("name", plugin.name, IDENTITY_HELP[section], settable=False)
+            if section in IDENTITY_HELP:
+                keys[f"{section}.name"] = Key("name", plugin.name, IDENTITY_HELP[section], settable=False)
             for key in plugin.keys:
                 keys[f"{section}.{key.name}"] = key
         return cls(keys)
@@ -133,14 +137,13 @@ class Schema:
             _set(config, name, key.check(value, name))
 
     def check(self, config: Mapping[str, Any], source: str) -> dict[str, Any]:
-        """A whole config (config.json on resume) checked key by key; unknown or missing keys are refused."""
+        """A whole config (config.json on resume) checked key by key: an unknown key is refused, a missing one
+        takes its default (a config written before the key was declared ran with that default)."""
         checked = {k: v for k, v in config.items() if k in STRUCTURE}
         leaves = flatten({k: v for k, v in config.items() if k not in STRUCTURE})
-        missing = sorted(set(self.keys) - set(leaves))
-        if missing:
-            raise ConfigError(f"{source} lacks the config key(s) {', '.join(missing[:5])}")
-        out = nest({name: self.key(name, source).check(value, name) for name, value in leaves.items()})
-        return {**out, **checked}
+        values = {name: key.default for name, key in self.keys.items() if name not in leaves}
+        values.update({name: self.key(name, source).check(value, name) for name, value in leaves.items()})
+        return {**nest(values), **checked}
 
 
 def _get(config: Mapping[str, Any], dotted: str) -> Any:

@@ -28,7 +28,7 @@ class SupernetJob(Job):
         self.evaluator_cls = self.registry.evaluator(config["evaluator"]["name"])
 
     def schema(self) -> Schema:
-        return Schema.of(self.space_cls)
+        return Schema.of(self.space_cls, None, self.evaluator_cls)
 
     def identity(self) -> dict[str, Any]:
         return {"space": self.space_cls.name}
@@ -80,7 +80,7 @@ class SearchJob(SupernetJob):
         self.strategy_cls = self.registry.strategy(config["strategy"]["name"])
 
     def schema(self) -> Schema:
-        return Schema.of(self.space_cls, self.strategy_cls)
+        return Schema.of(self.space_cls, self.strategy_cls, self.evaluator_cls)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "strategy": self.strategy_cls.name}

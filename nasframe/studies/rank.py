@@ -131,7 +131,9 @@ def study_config(space: str, evaluator: str, preset: str, overrides: dict[str, A
     if evaluator not in RANK_EVALUATORS:
         raise NasframeError(f"unknown ranking evaluator {evaluator!r}; available: {', '.join(RANK_EVALUATORS)}")
     registry = registry or get_registry()
-    return resolve(registry.space(space), None, preset, overrides, train=evaluator == "scratch")
+    scratch = evaluator == "scratch"
+    return resolve(registry.space(space), None, preset, overrides, train=scratch,
+                   evaluators=None if scratch else registry.evaluator)
 
 
 def sample_archs(config: dict[str, Any], samples: int, registry: Registry | None = None) -> list[dict[str, Any]]:
