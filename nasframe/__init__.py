@@ -1,23 +1,33 @@
 """nasframe: pluggable neural architecture search with fair, reproducible comparisons.
 
-Everything a plugin needs is exported here; plugins (the built-in ones too) import nothing else.
+Everything a plugin needs is exported here; plugins (the built-in ones too) import nothing else. The
+names load on first use, so ``nasframe --help`` starts without importing torch.
 """
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nasframe.interfaces import __version__
-from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
-from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
-from nasframe.interfaces.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
-from nasframe.interfaces.evaluator import Evaluator
-from nasframe.interfaces.feedback import Feedback
-from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
-from nasframe.interfaces.hooks import hookimpl
-from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
-from nasframe.interfaces.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
-from nasframe.interfaces.strategy import Strategy, mean_entropy
-from nasframe.interfaces.world import World
+
+_HOMES = {
+    "nasframe.interfaces.context": ("Batch", "Batches", "SearchContext", "Splits"),
+    "nasframe.interfaces.decidedness": ("NEAR_TIE_MARGIN", "distribution_metrics", "ranked_choices"),
+    "nasframe.interfaces.errors": ("ArchError", "CheckpointError", "ConfigError", "DataError", "NasframeError",
+                                   "PluginError"),
+    "nasframe.interfaces.evaluator": ("Evaluator",),
+    "nasframe.interfaces.feedback": ("Feedback",),
+    "nasframe.interfaces.gradient_strategy": ("GradientStrategy", "grads_or_zeros", "masked_softmax"),
+    "nasframe.interfaces.hooks": ("hookimpl",),
+    "nasframe.interfaces.keys": ("Key",),
+    "nasframe.interfaces.meter": ("ClassificationMeter", "LossAccuracy"),
+    "nasframe.interfaces.space": ("Arch", "ArchLike", "Cost", "DataInfo", "Decision", "Relaxed", "SearchSpace",
+                                  "Supernet"),
+    "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
+    "nasframe.interfaces.world": ("World",),
+    "nasframe.storage.loading": ("load_model", "load_run"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "Arch",
@@ -35,6 +45,7 @@ __all__ = [
     "Evaluator",
     "Feedback",
     "GradientStrategy",
+    "Key",
     "LossAccuracy",
     "NEAR_TIE_MARGIN",
     "NasframeError",
@@ -57,11 +68,37 @@ __all__ = [
     "ranked_choices",
 ]
 
+if TYPE_CHECKING:
+    from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+    from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
+    from nasframe.interfaces.errors import (
+        ArchError,
+        CheckpointError,
+        ConfigError,
+        DataError,
+        NasframeError,
+        PluginError,
+    )
+    from nasframe.interfaces.evaluator import Evaluator
+    from nasframe.interfaces.feedback import Feedback
+    from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
+    from nasframe.interfaces.hooks import hookimpl
+    from nasframe.interfaces.keys import Key
+    from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
+    from nasframe.interfaces.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
+    from nasframe.interfaces.strategy import Strategy, mean_entropy
+    from nasframe.interfaces.world import World
+    from nasframe.storage.loading import load_model, load_run
+
 
 def __getattr__(name: str) -> Any:
-    """Import the run-loading API on first use, so plugins importing nasframe stay light."""
-    if name in ("load_run", "load_model"):
-        from nasframe.storage import loading
+    """Import an exported name's module on first use (torch loads with the first interface a plugin touches)."""
+    if name not in _HOME_OF:
+        raise AttributeError(f"module 'nasframe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME_OF[name]), name)
+    globals()[name] = value
+    return value
 
-        return getattr(loading, name)
-    raise AttributeError(f"module 'nasframe' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -14,11 +14,10 @@ from nasframe.data import data_info
 from nasframe.interfaces import hooks as hookspecs
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
+from nasframe.interfaces.hooks import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 from nasframe.interfaces.space import DataInfo, SearchSpace
 from nasframe.interfaces.strategy import Strategy
 
-ENTRY_POINT_GROUP = "nasframe"
-BUILTIN_DISTRIBUTION = "nasframe"
 T = TypeVar("T")
 
 

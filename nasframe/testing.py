@@ -121,7 +121,8 @@ def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: 
     overrides: dict[str, Any] = {"train.epochs": epochs, "seed": seed, "device": "cpu", "data.download": False,
                                  "data.dir": str(data)}
     overrides.update(sets or {})
-    config = resolve(registry.space(space), registry.strategy(strategy), "tiny", overrides)
+    config = resolve(registry.space(space), registry.strategy(strategy), "tiny", overrides,
+                     evaluators=registry.evaluator)
     return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)
 
 

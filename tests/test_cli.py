@@ -12,7 +12,7 @@ def invoke(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["bench"], ["report"], ["train"], ["rank"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["config"], ["run"], ["bench"], ["report"], ["train"], ["rank"]])
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
@@ -44,6 +44,10 @@ def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
     result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "2",
                     "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu")
     assert result.exit_code == 0, result.output
+    # not a terminal: one line per epoch a log can read, and the summary in human units
+    assert "epoch 1/2  loss " in result.output and "epoch 2/2  loss " in result.output
+    assert " img/s  elapsed " in result.output and "ETA 0 s" in result.output
+    assert "val_accuracy" in result.output and " %" in result.output
     config = json.loads((out / "config.json").read_text())
     assert config["strategy"]["name"] == "random" and config["space"]["layers"] == 3
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -84,3 +88,41 @@ def test_paper_preset_builds_the_paper_supernet_and_reports_its_size(tmp_path, c
     assert (config["space"]["layers"], config["space"]["channels"], config["train"]["batch_size"]) == (6, 16, 8)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["supernet_params"] > 1_000_000
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["train"], ["bench"], ["rank"], ["config"]])
+def test_help_does_not_import_torch(command):
+    """`nasframe --help` answers in a tenth of a second: torch loads only when a command runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom nasframe.cli import main\nsys.argv = ['nasframe', *sys.argv[1:], '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
+
+
+def test_config_prints_every_key_with_what_it_takes(tmp_path):
+    result = invoke("config", "--space", "darts", "--strategy", "random")
+    assert result.exit_code == 0
+    for text in ("train.batch_size", "an integer >= 1", "space.channels", "strategy.candidates", "data.val_size"):
+        assert text in result.output
+
+
+def test_a_long_epoch_gets_a_line_every_so_often(capsys):
+    from types import SimpleNamespace
+
+    from nasframe.cli.display import RunLog, human
+
+    run = SimpleNamespace(epoch=0, path="runs/x", job=SimpleNamespace(num_epochs=3))
+    log = RunLog("random on darts", every=0.0)
+    log.on_run_start(run)
+    log.on_epoch_start(run, 0)
+    log.on_step_end(run, 5, 10)
+    log.on_epoch_end(run, 0, {"train_loss": 2.0, "val_accuracy": 0.106, "images_per_second": 1234.5})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "random on darts: 3 epochs, writing runs/x"
+    assert lines[1].startswith("epoch 1/3  step 5/10  elapsed ") and "ETA" in lines[1]
+    assert lines[2].startswith("epoch 1/3  loss 2.0000  val acc 10.60 %  1,234 img/s  elapsed ")
+    assert human("peak_memory_bytes", 1_163_751_424) == "1.08 GiB"
+    assert human("flops", 574_000_000) == "574.0 M multiply-adds"

@@ -1,6 +1,6 @@
 import pytest
 
-from nasframe.config import apply_overrides, config_hash, parse_sets, resolve
+from nasframe.config import Schema, config_hash, parse_sets, resolve
 from nasframe.interfaces.errors import ConfigError
 from nasframe.registry import get_registry
 
@@ -30,8 +30,8 @@ def test_set_values_parse_as_json_and_coerce():
 
 def test_wrong_type_is_refused():
     config = resolve(_space(), None, "tiny")
-    with pytest.raises(ConfigError, match="number"):
-        apply_overrides(config, {"train.lr": "fast"}, "test")
+    with pytest.raises(ConfigError, match="'train.lr' = 'fast' is not allowed: it takes a number > 0"):
+        Schema.of(_space()).apply(config, {"train.lr": "fast"}, "test")
 
 
 def test_malformed_set_is_refused():

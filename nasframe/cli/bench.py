@@ -7,70 +7,8 @@ from typing import Any
 
 import click
 
-from nasframe.cli.display import ProgressDisplay, console, fmt
 from nasframe.cli.group import cli
-from nasframe.cli.tables import print_report
 from nasframe.config import PRESETS, parse_sets
-from nasframe.engine.loop import HookObserver
-from nasframe.registry import get_registry
-from nasframe.studies.bench import (
-    EPOCH_CAP,
-    Bench,
-    BenchObserver,
-    BenchSpec,
-    Trial,
-    parse_names,
-    parse_seeds,
-    read_bench,
-)
-from nasframe.studies.report import bench_report
-
-
-class BenchProgress(ProgressDisplay, BenchObserver):
-    """One display for the whole bench: trials done of all, the current trial's epochs and steps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bench_task = self.epoch_task = self.step_task = None
-        self.seconds: float | None = None
-
-    def on_bench_start(self, bench: Bench, pending: int) -> None:
-        total = len(bench.trials)
-        finished = total - pending
-        status = f"{finished} finished earlier, skipped" if finished else ""
-        self.bench_task = self.progress.add_task("bench trials", total=total, completed=finished, status=status)
-        self.epoch_task = self.progress.add_task("  trial", total=None, status="")
-        self.step_task = self.progress.add_task("  steps", total=None, status="")
-
-    def on_trial_start(self, bench: Bench, trial: Trial, phase: str) -> None:
-        label = f"  {trial.index + 1}/{len(bench.trials)} {trial.name}" + (" retrain" if phase == "retrain" else "")
-        self.progress.reset(self.epoch_task, total=None, description=label, status="")
-        self.progress.reset(self.step_task, total=None, status="")
-
-    def on_run_start(self, run: Any) -> None:
-        self.seconds = run.config.get("budget", {}).get("seconds")
-        epochs = run.job.num_epochs
-        self.progress.update(self.epoch_task, total=None if epochs >= EPOCH_CAP else epochs, completed=run.epoch)
-
-    def on_step_end(self, run: Any, step: int, steps: int) -> None:
-        self.progress.update(self.step_task, completed=step, total=steps)
-
-    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        parts = [f"epoch {epoch + 1}"]
-        for key, label in (("train_loss", "loss"), ("val_accuracy", "val acc"), ("test_accuracy", "test acc")):
-            if key in metrics:
-                parts.append(f"{label} {fmt(metrics[key])}")
-        if self.seconds and run.job.kind == "search":
-            parts.append(f"{run.elapsed:.0f}/{self.seconds:g} s")
-        self.progress.update(self.epoch_task, completed=epoch + 1, status="  ".join(parts))
-
-    def on_trial_end(self, bench: Bench, trial: Trial, row: dict[str, Any], skipped: bool) -> None:
-        if skipped:
-            return
-        status = f"last: {trial.name} val acc {fmt(row.get('val_accuracy'))}"
-        if row.get("retrain_test_accuracy") is not None:
-            status += f" test acc {fmt(row['retrain_test_accuracy'])}"
-        self.progress.update(self.bench_task, advance=1, status=status)
 
 
 @cli.command()
@@ -107,6 +45,13 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     per finished trial and OUT/bench.json the settings. Rerunning with the same --out skips finished
     trials and resumes an interrupted one; other settings on the same --out are refused.
     """
+    from nasframe.cli.display import BenchProgress, console
+    from nasframe.cli.tables import print_report
+    from nasframe.engine.loop import HookObserver
+    from nasframe.registry import get_registry
+    from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
+    from nasframe.studies.report import bench_report
+
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data.dir"] = data_dir
@@ -122,7 +67,7 @@ def bench(strategies: str, space: str, seeds: str, epochs: int | None, budget_se
     runner.check_out()  # refuse another bench's directory before showing anything
     console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
     with BenchProgress() as display:
-        rows = runner.execute([display, HookObserver(get_registry())],
+        rows = runner.execute([*display.with_log("trial"), HookObserver(get_registry())],
                               devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()))
     print_report(bench_report(read_bench(path), rows))
     click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

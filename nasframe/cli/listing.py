@@ -1,14 +1,15 @@
-"""``nasframe list``: what is installed, which distribution gave each, and the architectures the spaces ship."""
+"""``nasframe list`` and ``nasframe config``: what is installed, the architectures it ships, every config key."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import json
+from typing import TYPE_CHECKING, Any, Mapping
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from nasframe.cli.group import cli
-from nasframe.registry import get_registry
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 FIGURES = (("params", "{} params"), ("mult_adds", "{} mult-adds"), ("test_error", "{}% error"),
            ("top1_error", "{}% top-1 error"), ("gpu_latency", "{} GPU latency"))
@@ -23,6 +24,8 @@ def reported_text(reported: Mapping[str, Any]) -> str:
 
 def published_table(published: Mapping[str, Mapping[str, Any]]) -> Table:
     """The shipped architectures: name (``nasframe train --arch NAME``), space, paper, code and figures."""
+    from rich.table import Table
+
     table = Table(title="published architectures (nasframe train --arch NAME)")
     for column in ("name", "space", "paper", "source", "reported"):
         table.add_column(column)
@@ -36,6 +39,11 @@ def published_table(published: Mapping[str, Mapping[str, Any]]) -> Table:
 @cli.command("list")
 def list_command() -> None:
     """List search spaces, strategies, evaluators and the plugin that registered each; and the shipped architectures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nasframe.registry import get_registry
+
     registry = get_registry()
     table = Table(title="nasframe plugins")
     for column in ("kind", "name", "plugin", "distribution", "version"):
@@ -54,3 +62,38 @@ def list_command() -> None:
         console.print(f"[red]broken:[/red] {problem}", markup=True, highlight=False)
     if registry.problems:
         click.echo(f"{len(registry.problems)} plugin(s) could not be loaded; the others work.", err=True)
+
+
+@cli.command("config")
+@click.option("--space", default=None, help="Only the engine's keys and this space's (see `nasframe list`).")
+@click.option("--strategy", default=None, help="Only the engine's keys and this strategy's.")
+def config_command(space: str | None, strategy: str | None) -> None:
+    """Print every config key --set accepts: what it takes, its default, and what it does.
+
+    With --space or --strategy, only the engine's, the evaluators' and theirs; without, every installed plugin's.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from nasframe.config import ENGINE_KEYS
+    from nasframe.registry import get_registry
+
+    registry = get_registry()
+    sections = [("engine", "", ENGINE_KEYS)]
+    spaces = [space] if space else (sorted(registry.spaces) if strategy is None else [])
+    strategies = [strategy] if strategy else (sorted(registry.strategies) if space is None else [])
+    for name in spaces:
+        sections.append((f"space {name}", "space.", registry.space(name).keys))
+    for name in strategies:
+        sections.append((f"strategy {name}", "strategy.", registry.strategy(name).keys))
+    for name in sorted(registry.evaluators):
+        sections.append((f"evaluator {name} (searches)", "evaluator.", registry.evaluator(name).keys))
+    table = Table(title="config keys (--set KEY=VALUE; space.name and strategy.name are chosen by --space/--strategy)")
+    for column in ("key", "takes", "default", "what it does"):
+        table.add_column(column, overflow="fold")
+    for title, prefix, keys in sections:
+        table.add_section()
+        table.add_row(f"[bold]{title}[/bold]", "", "", "")
+        for key in keys:
+            table.add_row(prefix + key.name, key.allowed(), json.dumps(key.default), key.help)
+    Console().print(table)

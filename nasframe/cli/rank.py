@@ -3,65 +3,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from nasframe.cli.display import ProgressDisplay, console
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from
 from nasframe.config import PRESETS
-from nasframe.engine.loop import HookObserver
-from nasframe.registry import get_registry
-from nasframe.storage.run_directory import default_out
-from nasframe.studies.rank import (
-    EVALUATORS,
-    NOTE,
-    PLOT_FILE,
-    PLOT_HINT,
-    RANK_FILE,
-    STUDY_FILE,
-    TAU_FILE,
-    StudyObserver,
-    open_study,
-    plot_study,
-    train_study,
-    write_results,
-)
+from nasframe.studies import RANK_EVALUATORS
 
-
-class StudyDisplay(ProgressDisplay, StudyObserver):
-    """Bars over the architectures, the current one's epochs, and the current epoch's steps."""
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title = title
-        self.archs = self.epochs = self.steps = None
-
-    def on_arch_start(self, index: int, total: int, finished: bool) -> None:
-        if self.archs is None:
-            self.archs = self.progress.add_task(self.title, total=total, completed=0, status="")
-            self.epochs = self.progress.add_task("  epochs", total=None, status="")
-            self.steps = self.progress.add_task("  steps", total=None, status="")
-        self.progress.update(self.archs, completed=index + int(finished),
-                             status="done, skipped" if finished else f"arch {index}")
-
-    def on_run_start(self, run: Any) -> None:
-        self.progress.update(self.epochs, completed=run.epoch, total=run.job.num_epochs, status="")
-
-    def on_step_end(self, run: Any, step: int, steps: int) -> None:
-        self.progress.update(self.steps, completed=step, total=steps)
-
-    def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        acc = metrics.get("val_accuracy")
-        status = f"val acc {acc:.4f}" if isinstance(acc, float) else ""
-        self.progress.update(self.epochs, completed=epoch + 1, status=status)
-
-    def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
-        if self.archs is not None:
-            self.progress.advance(self.archs)
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _num(value: float | None) -> str:
@@ -70,6 +22,8 @@ def _num(value: float | None) -> str:
 
 def tau_table(tau: dict[str, Any], title: str) -> Table:
     """τ and p_τ of every epoch against the final epoch, by validation accuracy and by loss, with the mean."""
+    from rich.table import Table
+
     table = Table(title=title)
     for name in ("epoch", "τ (val acc)", "p_τ (val acc)", "τ (val loss)", "p_τ (val loss)"):
         table.add_column(name, justify="right")
@@ -89,7 +43,7 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
 @click.option("--samples", type=click.IntRange(min=2), default=8, show_default=True,
               help="Architectures to sample and train.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per architecture; default: preset's.")
-@click.option("--evaluator", type=click.Choice(EVALUATORS), default="scratch", show_default=True,
+@click.option("--evaluator", type=click.Choice(RANK_EVALUATORS), default="scratch", show_default=True,
               help="scratch: train each child network; supernet: one shared supernet, uniform single paths.")
 @click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -112,12 +66,31 @@ def rank(space: str, samples: int, epochs: int | None, evaluator: str, dataset: 
     set. Writes OUT/rank.jsonl, OUT/tau.json and OUT/rank.png (with matplotlib); each architecture
     trains in a resumable run directory, so rerunning the same command continues the study.
     """
+    from rich.console import Console
+
+    from nasframe.cli.display import StudyDisplay, console
+    from nasframe.engine.loop import HookObserver
+    from nasframe.registry import get_registry
+    from nasframe.storage.run_directory import default_out
+    from nasframe.studies.rank import (
+        NOTE,
+        PLOT_FILE,
+        PLOT_HINT,
+        RANK_FILE,
+        STUDY_FILE,
+        TAU_FILE,
+        open_study,
+        plot_study,
+        train_study,
+        write_results,
+    )
+
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     registry = get_registry()
     path = Path(out) if out else default_out("rank", space, None)
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [display, HookObserver(registry)], registry)
+        records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
     tau = write_results(study, records)
     stdout = Console()
     stdout.print(tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}"))

@@ -5,15 +5,13 @@ from pathlib import Path
 
 import click
 
-from nasframe.cli.display import console
 from nasframe.cli.group import cli
-from nasframe.cli.tables import print_report
-from nasframe.studies.report import FORMATS, report_for, to_csv, to_json, to_markdown
+from nasframe.studies import REPORT_FORMATS
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
               help="table: rich tables; markdown: GitHub tables on stdout; csv: raw values, one block per table; "
                    "json: every number (per strategy and per pair).")
 @click.option("--trials", is_flag=True, help="Bench directories: one row per trial instead of one per strategy.")
@@ -28,6 +26,10 @@ def report(directory: str, fmt: str, trials: bool, plot: bool) -> None:
     beats every other with Holm-adjusted p < 0.05; otherwise the verdict says the difference is within
     noise at this budget and how many seeds would resolve it.
     """
+    from nasframe.cli.display import console
+    from nasframe.cli.tables import print_report
+    from nasframe.studies.report import report_for, to_csv, to_json, to_markdown
+
     path = Path(directory)
     plots = None
     if plot:

@@ -6,22 +6,40 @@ from typing import Any
 
 import click
 
-from nasframe.cli.display import RunDisplay, print_summary
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
-from nasframe.config import apply_overrides, resolve
-from nasframe.engine.loop import HookObserver, Run
-from nasframe.engine.search import SearchJob
-from nasframe.interfaces.errors import NasframeError
-from nasframe.registry import get_registry
-from nasframe.storage.run_directory import RunDir, default_out
+from nasframe.interfaces.errors import ConfigError, NasframeError
 
 
 def search_config(strategy: str, space: str, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    from nasframe.config import resolve
+    from nasframe.registry import get_registry
+
     registry = get_registry()
-    space_cls = registry.space(space)
-    strategy_cls = registry.strategy(strategy)
-    return resolve(space_cls, strategy_cls, preset, overrides)
+    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides,
+                   evaluators=registry.evaluator)
+
+
+def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The config.json of the run in ``out``, checked against the schema, with ``overrides`` applied."""
+    from nasframe.config import Schema
+    from nasframe.registry import get_registry
+    from nasframe.storage.run_directory import RunDir
+
+    rundir = RunDir(Path(out))
+    if not rundir.config.exists():
+        raise NasframeError(f"nothing to resume in {out}: it has no config.json")
+    config = rundir.read_config()
+    try:
+        names = config["space"]["name"], config["strategy"]["name"], config["evaluator"]["name"]
+    except (KeyError, TypeError):
+        raise ConfigError(f"{rundir.config} names no space and strategy: it is not a search run's config") from None
+    registry = get_registry()
+    schema = Schema.of(registry.space(names[0]), registry.strategy(names[1]), registry.evaluator(names[2]))
+    config = schema.check(config, str(rundir.config))
+    config.pop("versions", None)
+    schema.apply(config, overrides, "the command line")
+    return config
 
 
 @cli.command()
@@ -34,20 +52,20 @@ def run(strategy: str | None, space: str | None, dataset: str | None, data_dir: 
     """Search an architecture with one strategy on one space."""
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     if resume and out and (strategy is None or space is None):
-        rundir = RunDir(Path(out))
-        if not rundir.config.exists():
-            raise NasframeError(f"nothing to resume in {out}: it has no config.json")
-        config = rundir.read_config()
-        config.pop("versions", None)
-        apply_overrides(config, overrides, "the command line")
+        config = saved_search_config(out, overrides)
     elif strategy is None or space is None:
         raise NasframeError("pass --strategy and --space (see `nasframe list`), or --resume --out DIR")
     else:
         config = search_config(strategy, space, preset, overrides)
+    from nasframe.cli.display import RunDisplay, print_summary
+    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.search import SearchJob
+    from nasframe.registry import get_registry
+    from nasframe.storage.run_directory import RunDir, default_out
+
     job = SearchJob(config)
     rundir = RunDir(Path(out) if out else default_out("search", config["space"]["name"], config["strategy"]["name"]))
-    with RunDisplay(f"{config['strategy']['name']} on {config['space']['name']}") as display:
-        runner = Run(job, rundir, [display, HookObserver(get_registry())])
-        summary = runner.execute(resume)
+    title = f"{config['strategy']['name']} on {config['space']['name']}"
+    with RunDisplay(title) as display:
+        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)
-

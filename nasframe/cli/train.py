@@ -5,13 +5,8 @@ from pathlib import Path
 
 import click
 
-from nasframe.cli.display import RunDisplay, print_summary
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
-from nasframe.engine.loop import HookObserver, Run
-from nasframe.engine.training import TrainJob, read_arch, train_config
-from nasframe.registry import get_registry
-from nasframe.storage.run_directory import RunDir, default_out
 
 
 @cli.command()
@@ -25,12 +20,19 @@ def train(arch_path: str, layers: int | None, channels: int | None, dataset: str
           epochs: int | None, batch_size: int | None, seed: int | None, device: str | None, preset: str,
           out: str | None, resume: bool, sets: tuple[str, ...]) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
+    from nasframe.cli.display import RunDisplay, print_summary
+    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.training import TrainJob, read_arch, train_config
+    from nasframe.registry import get_registry
+    from nasframe.storage.run_directory import RunDir, default_out
+
     arch_json = read_arch(arch_path)
     overrides = {k: v for k, v in (("space.layers", layers), ("space.channels", channels)) if v is not None}
     overrides.update(overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets))
     config = train_config(arch_json, preset, overrides)
     job = TrainJob(config)
     rundir = RunDir(Path(out) if out else default_out("train", config["space"]["name"], None))
-    with RunDisplay(f"train {config['space']['name']} arch") as display:
-        summary = Run(job, rundir, [display, HookObserver(get_registry())]).execute(resume)
+    title = f"train {config['space']['name']} arch"
+    with RunDisplay(title) as display:
+        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)

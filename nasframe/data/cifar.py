@@ -43,9 +43,19 @@ def _download(root: Path) -> None:
         ) from None
 
 
-def locate(root: Path, download: bool) -> Path:
+def locate(root: Path, download: bool, chosen: bool = False) -> Path:
+    """The batches folder in ``root``; downloads when allowed.
+
+    A folder the user chose (``--data-dir``) must exist: a typo is refused rather than created and filled
+    with a download. Only the default folder (``$NASFRAME_DATA`` or the user cache) is created.
+    """
     batches = find_batches(root)
     if batches is None:
+        if chosen and not root.is_dir():
+            raise DataError(
+                f"--data-dir {root} {'is a file' if root.exists() else 'does not exist'}. Pass the folder that holds {FOLDER}/ "
+                "(create an empty folder first to download CIFAR-10 into it)"
+            )
         if not download:
             raise DataError(
                 f"CIFAR-10 was not found in {root}: expected {root / FOLDER}/data_batch_1 … test_batch. "
@@ -89,7 +99,7 @@ def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str
     data_cfg, train_cfg = config["data"], config["train"]
     mean, std = normalisation(data_cfg, MEAN, STD)
     root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else default_data_dir()
-    batches_dir = locate(root, download=bool(data_cfg.get("download", True)))
+    batches_dir = locate(root, download=bool(data_cfg.get("download", True)), chosen=bool(data_cfg.get("dir")))
     images, labels = read_split(batches_dir, train=True)
     if data_cfg.get("limit"):
         images, labels = images[: data_cfg["limit"]], labels[: data_cfg["limit"]]

@@ -1,20 +1,21 @@
 """The resumable epoch loop shared by searches and from-scratch training."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 import torch
 from torch import nn
 
-from nasframe.config import config_difference, run_hash
+from nasframe.config import Schema, config_difference, run_hash
 from nasframe.engine.device import prepare, resolve_device
 from nasframe.engine.distributed import device_for, world_from_env
 from nasframe.interfaces import __version__
-from nasframe.interfaces.errors import CheckpointError, Interrupted, NasframeError
+from nasframe.interfaces.errors import CheckpointError, Interrupted, NasframeError, OutOfMemory
 from nasframe.interfaces.world import World
 from nasframe.measure.memory import peak_memory_bytes
 from nasframe.registry import Registry
@@ -95,6 +96,10 @@ class Job(ABC):
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         """Write the run's results (arch.json, exports) and return summary.json's content."""
 
+    def schema(self) -> Schema:
+        """The keys this job's config holds: the engine's, and its space's and strategy's own."""
+        return Schema.of()
+
     def identity(self) -> dict[str, Any]:
         """Values for the checkpoint metadata that name what was run (its space, its strategy)."""
         return {}
@@ -167,62 +172,106 @@ class Run:
             obs.on_step_end(self, step, steps)
 
     def execute(self, resume: bool) -> dict[str, Any]:
-        """Run (or continue) the job to its end; returns the summary."""
+        """Run (or continue) the job to its end; returns the summary.
+
+        Order matters for the user: the config is checked, then compared with a resumed run's (finished
+        or not), then the job sets up, and only then does the run folder appear; so a wrong value or a
+        failed setup leaves nothing behind, and ``--resume`` never answers for another configuration.
+        """
         job = self.job
+        job.config.update(job.schema().check(job.config, "the run's config"))
         job.world = world_from_env(resolve_device(job.config["device"]).type)
         self.rundir = rundir = RunDir(self.rundir.path, writable=job.world.is_main)
         rundir.prepare(resume)
         job.world.barrier()  # every rank has checked the directory before rank 0 writes to it
-        if resume and rundir.is_finished():
-            return rundir.read_summary()
         if resume:
-            saved = rundir.read_config()
-            if run_hash(saved) != run_hash(job.config):
-                diff = config_difference(saved, job.config)
-                raise NasframeError(
-                    f"cannot resume {rundir.path}: the configuration differs from the saved one ("
-                    + "; ".join(diff[:6]) + ")"
-                )
+            self._compare(job.schema().check(rundir.read_config(), str(rundir.config)))
+            if rundir.is_finished():
+                return rundir.verify_finished()
+        try:
+            torch.manual_seed(stream_seed(int(job.config["seed"]), "init"))
+            with self._out_of_memory("setup"):
+                job.setup()
+        except KeyboardInterrupt:
+            kept = f"{rundir.path} is as it was" if resume else "nothing was written"
+            raise Interrupted(f"interrupted during setup; {kept}") from None
         job.config["versions"] = {"nasframe": __version__, "torch": torch.__version__}
+        rundir.create()
         rundir.write_config(job.config)
-        torch.manual_seed(stream_seed(int(job.config["seed"]), "init"))
-        job.setup()
         if resume and rundir.checkpoint.exists():
             self._restore(ckpt_io.load(rundir.checkpoint))
         self._emit("on_run_start")
         seconds = job.config.get("budget", {}).get("seconds")
         try:
             while self.epoch < job.num_epochs and not (seconds and self.elapsed >= seconds):
-                self._emit("on_epoch_start", self.epoch)
-                start = time.perf_counter()
-                metrics = job.train_epoch(Progress(self.epoch, job.num_epochs, self.elapsed, seconds))
-                took = time.perf_counter() - start
-                self.elapsed += took
-                images = metrics.pop("images", 0)
-                record = {
-                    "epoch": self.epoch,
-                    **metrics,
-                    "seconds": round(took, 4),
-                    "images_per_second": round(images / took, 2) if took > 0 else None,
-                    "peak_memory_bytes": peak_memory_bytes(job.device),
-                }
-                self.events.append(record)
-                self.epoch += 1
-                rundir.write_events(self.events)
-                if rundir.writable:
-                    self._checkpoint()
-                job.world.barrier()
-                self._emit("on_epoch_end", self.epoch - 1, record)
+                with self._out_of_memory(f"epoch {self.epoch + 1}"):
+                    self._train_epoch(seconds)
+            with self._out_of_memory("the final evaluation"):
+                summary = job.finish(rundir, self.events, self.elapsed)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"interrupted; {rundir.path} keeps the checkpoint of epoch {self.epoch}. "
                 f"Continue with the same command plus --resume --out {rundir.path}"
             ) from None
-        summary = job.finish(rundir, self.events, self.elapsed)
         rundir.write_json(rundir.summary, summary)
         job.world.barrier()
         self._emit("on_run_end", summary)
         return summary
+
+    def _train_epoch(self, seconds: float | None) -> None:
+        job, rundir = self.job, self.rundir
+        self._emit("on_epoch_start", self.epoch)
+        start = time.perf_counter()
+        metrics = job.train_epoch(Progress(self.epoch, job.num_epochs, self.elapsed, seconds))
+        took = time.perf_counter() - start
+        self.elapsed += took
+        images = metrics.pop("images", 0)
+        record = {
+            "epoch": self.epoch,
+            **metrics,
+            "seconds": round(took, 4),
+            "images_per_second": round(images / took, 2) if took > 0 else None,
+            "peak_memory_bytes": peak_memory_bytes(job.device),
+        }
+        self.events.append(record)
+        self.epoch += 1
+        rundir.write_events(self.events)
+        if rundir.writable:
+            self._checkpoint()
+        job.world.barrier()
+        self._emit("on_epoch_end", self.epoch - 1, record)
+
+    def _compare(self, saved: dict[str, Any]) -> None:
+        """Refuse to resume with a configuration other than the saved one, naming the keys that differ.
+
+        A finished run is compared too: more epochs would change the learning-rate schedule of the epochs
+        already trained, so a longer run is a new run (another --out), never an extension of this one.
+        """
+        if run_hash(saved) != run_hash(self.job.config):
+            diff = config_difference(saved, self.job.config)
+            raise NasframeError(
+                f"cannot resume {self.rundir.path}: the configuration differs from the saved one ("
+                + "; ".join(diff[:6]) + "); rerun with the saved settings, or choose another --out for new ones"
+            )
+
+    @contextlib.contextmanager
+    def _out_of_memory(self, phase: str) -> Iterator[None]:
+        """Out of memory (CUDA, or the CPU allocator) as one line naming the batch size and how to continue."""
+        try:
+            yield
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            raise self._memory_error(phase, exc) from None
+        except RuntimeError as exc:
+            if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
+                raise
+            raise self._memory_error(phase, exc) from None
+
+    def _memory_error(self, phase: str, exc: BaseException) -> OutOfMemory:
+        batch = self.job.config["train"]["batch_size"]
+        kept = (f"{self.rundir.path} keeps the checkpoint of epoch {self.epoch}; free memory and continue with the "
+                f"same command plus --resume --out {self.rundir.path}, or start a new --out with a smaller --batch-size"
+                if self.rundir.checkpoint.exists() else "nothing was trained; try a smaller --batch-size")
+        return OutOfMemory(f"out of memory on {self.job.device} during {phase} at train.batch_size={batch}; {kept}")
 
     def _checkpoint(self) -> None:
         job = self.job
@@ -253,8 +302,11 @@ class Run:
         meta = ckpt.meta
         if meta.get("kind") != job.kind:
             raise CheckpointError(f"checkpoint {path} was written by a {meta.get('kind')!r} run, not a {job.kind!r} run")
-        if meta.get("config_hash") != run_hash(job.config):
-            diff = config_difference(meta.get("config", {}), job.config)
+        saved = meta.get("config")
+        if isinstance(saved, dict):  # compared as the schema reads it: a run saved with 5000.0 for 5000 still resumes
+            saved = job.schema().check(saved, f"the config in {path}")
+        if (run_hash(saved) if isinstance(saved, dict) else meta.get("config_hash")) != run_hash(job.config):
+            diff = config_difference(saved if isinstance(saved, dict) else {}, job.config)
             raise CheckpointError(
                 f"checkpoint {path} was written by another configuration (" + "; ".join(diff[:6]) + ")"
             )

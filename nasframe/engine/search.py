@@ -4,10 +4,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from nasframe.config import Schema
 from nasframe.data import build_data
 from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
-from nasframe.engine.schedule import check_schedule, epoch_lr
+from nasframe.engine.schedule import epoch_lr
 from nasframe.interfaces.errors import CheckpointError
 from nasframe.interfaces.space import Arch, ArchLike
 from nasframe.interfaces.strategy import Strategy
@@ -27,12 +28,14 @@ class SupernetJob(Job):
         self.space_cls = self.registry.space(config["space"]["name"])
         self.evaluator_cls = self.registry.evaluator(config["evaluator"]["name"])
 
+    def schema(self) -> Schema:
+        return Schema.of(self.space_cls, None, self.evaluator_cls)
+
     def identity(self) -> dict[str, Any]:
         return {"space": self.space_cls.name}
 
     def setup(self) -> None:
         self.start("data", "strategy", "val")
-        check_schedule(self.config["train"])
         self.data = build_data(self.config, self.device, purpose="search", world=self.world)
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
@@ -75,6 +78,9 @@ class SearchJob(SupernetJob):
     def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
         super().__init__(config, registry)
         self.strategy_cls = self.registry.strategy(config["strategy"]["name"])
+
+    def schema(self) -> Schema:
+        return Schema.of(self.space_cls, self.strategy_cls, self.evaluator_cls)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "strategy": self.strategy_cls.name}

@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasframe.config import resolve
+from nasframe.config import Schema, resolve
 from nasframe.data import DataModule, build_data
 from nasframe.engine.device import autocast
 from nasframe.engine.loop import Job, Progress
-from nasframe.engine.schedule import check_schedule, epoch_lr
-from nasframe.interfaces.errors import ArchError, ConfigError
+from nasframe.engine.schedule import epoch_lr
+from nasframe.interfaces.errors import ArchError
 from nasframe.interfaces.meter import ClassificationMeter
 from nasframe.interfaces.space import Arch
 from nasframe.measure.cost import describe_network
@@ -67,14 +67,6 @@ def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, An
     return config
 
 
-def label_smoothing(train: dict[str, Any]) -> float:
-    """``train.label_smoothing`` of the training loss (DARTS's ImageNet recipe: 0.1); the test loss is plain."""
-    value = train.get("label_smoothing", 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError(f"train.label_smoothing must be a number in [0, 1), not {value!r}")
-    return float(value)
-
-
 class TrainJob(Job):
     """Train the child network of one architecture and test it; export the weights as safetensors."""
 
@@ -86,16 +78,18 @@ class TrainJob(Job):
         self.arch: Arch = self.space.arch_from_json(config["arch"])
         self.data: DataModule | None = None
 
+    def schema(self) -> Schema:
+        return Schema.of(type(self.space))
+
     def identity(self) -> dict[str, Any]:
         return {"space": self.space.name}
 
     def setup(self) -> None:
         self.start("data")
         tc = self.config["train"]
-        check_schedule(tc)
         self.model, self.optimizer = self.place(self.space.build_child(self.arch))
         self.loss_fn = nn.CrossEntropyLoss()
-        self.train_loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing(tc))
+        self.train_loss_fn = nn.CrossEntropyLoss(label_smoothing=tc["label_smoothing"])
         self.step_model = torch.compile(self.model) if tc.get("compile") else self.model
         if self.num_epochs > 0:
             self.data = self.load_data()

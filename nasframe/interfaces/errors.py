@@ -28,3 +28,7 @@ class PluginError(NasframeError):
 
 class Interrupted(NasframeError):
     """The user pressed Ctrl-C; the message says what was kept and how to continue."""
+
+
+class OutOfMemory(NasframeError):
+    """The device ran out of memory; the message names the batch size and how to continue."""

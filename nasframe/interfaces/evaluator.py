@@ -5,21 +5,21 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from nasframe.interfaces.feedback import Feedback
+from nasframe.interfaces.keys import Configurable
 from nasframe.interfaces.space import ArchLike
 
 if TYPE_CHECKING:
     from nasframe.interfaces.context import SearchContext
 
 
-class Evaluator(ABC):
+class Evaluator(Configurable, ABC):
     """Estimates how good an architecture is: with shared weights, by training it, or by a proxy."""
 
     name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, Any]] = {}
-    """The ``evaluator.*`` config keys this evaluator reads, with their default values."""
+    # ``keys``: the ``evaluator.*`` settings it reads, declared as ``nasframe.Key``
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = {**self.defaults, **(config or {})}
+        self.config: dict[str, Any] = self.checked_config(config or {}, "evaluator")
 
     @abstractmethod
     def evaluate(self, arch: ArchLike, ctx: SearchContext, max_batches: int | None = None) -> Feedback:

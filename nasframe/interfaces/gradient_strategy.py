@@ -16,7 +16,8 @@ import torch
 
 from nasframe.interfaces.context import Batch, SearchContext
 from nasframe.interfaces.decidedness import distribution_metrics
-from nasframe.interfaces.errors import CheckpointError, ConfigError
+from nasframe.interfaces.errors import CheckpointError
+from nasframe.interfaces.keys import Key
 from nasframe.interfaces.space import Arch, ArchLike, Relaxed, SearchSpace
 from nasframe.interfaces.strategy import Strategy
 
@@ -30,13 +31,6 @@ def grads_or_zeros(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[t
 def masked_softmax(alpha: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Row-wise softmax over the real choices; entries outside ``mask`` get weight exactly 0."""
     return alpha.masked_fill(~mask, float("-inf")).softmax(-1)
-
-
-def _number(config: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
-    value = config[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
-        raise ConfigError(f"strategy.{key} must be a {'positive' if positive else 'non-negative'} number, not {value!r}")
-    return float(value)
 
 
 class GradientStrategy(Strategy):
@@ -54,13 +48,13 @@ class GradientStrategy(Strategy):
     """
 
     selection = "space derive of softmax(alpha), the learned architecture weights"
-    defaults = {
-        "arch_lr": 3e-4,
-        "arch_beta1": 0.5,
-        "arch_beta2": 0.999,
-        "arch_weight_decay": 1e-3,
-        "init_scale": 1e-3,
-    }
+    keys = (
+        Key("arch_lr", 3e-4, "Adam learning rate of the architecture parameters", low=0, low_open=True, high=1),
+        Key("arch_beta1", 0.5, "Adam beta1 of the architecture parameters", low=0, high=1, high_open=True),
+        Key("arch_beta2", 0.999, "Adam beta2 of the architecture parameters", low=0, high=1, high_open=True),
+        Key("arch_weight_decay", 1e-3, "Adam weight decay of the architecture parameters", low=0, high=1),
+        Key("init_scale", 1e-3, "alpha starts as init_scale * N(0, 1)", low=0),
+    )
 
     alpha: torch.Tensor
     mask: torch.Tensor
@@ -82,9 +76,9 @@ class GradientStrategy(Strategy):
         cfg = self.config
         return torch.optim.Adam(
             params,
-            lr=_number(cfg, "arch_lr", positive=True),
-            betas=(_number(cfg, "arch_beta1"), _number(cfg, "arch_beta2")),
-            weight_decay=_number(cfg, "arch_weight_decay"),
+            lr=cfg["arch_lr"],
+            betas=(cfg["arch_beta1"], cfg["arch_beta2"]),
+            weight_decay=cfg["arch_weight_decay"],
         )
 
     # -- the relaxed architecture ---------------------------------------------------------------

@@ -5,8 +5,13 @@ from typing import Any, Callable
 
 import pluggy
 
-hookspec = pluggy.HookspecMarker("nasframe")
-hookimpl = pluggy.HookimplMarker("nasframe")
+ENTRY_POINT_GROUP = "nasframe"
+"""The entry-point group plugins are found by, and the pluggy project name of their hooks."""
+BUILTIN_DISTRIBUTION = "nasframe"
+"""The distribution of the built-in plugins (listed first; ``NASFRAME_PLUGINS`` never filters them)."""
+
+hookspec = pluggy.HookspecMarker(ENTRY_POINT_GROUP)
+hookimpl = pluggy.HookimplMarker(ENTRY_POINT_GROUP)
 
 
 @hookspec

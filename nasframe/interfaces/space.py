@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from nasframe.interfaces.errors import ArchError
+from nasframe.interfaces.keys import Configurable
 
 Arch = dict[str, int]
 """A discrete architecture: decision name -> index of the chosen choice."""
@@ -39,6 +40,12 @@ class DataInfo:
     image_size: int
     channels: int = 3
 
+    def network_variant(self, variant: str) -> str:
+        """``space.variant`` resolved: ``auto`` builds the ImageNet network for ImageNet, the CIFAR one otherwise."""
+        if variant != "auto":
+            return variant
+        return "imagenet" if self.name == "imagenet" else "cifar"
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -55,12 +62,13 @@ class Supernet(nn.Module):
         raise NotImplementedError
 
 
-class SearchSpace(ABC):
-    """A set of named decisions with candidate choices, and the networks they build."""
+class SearchSpace(Configurable, ABC):
+    """A set of named decisions with candidate choices, and the networks they build.
+
+    ``keys`` declares the ``space.*`` settings it reads (``nasframe.Key``: type, range, default, help).
+    """
 
     name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, Any]] = {}
-    """The ``space.*`` config keys this space reads, with their default values."""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting.
 
@@ -82,7 +90,7 @@ class SearchSpace(ABC):
         return {path.stem: json.loads(path.read_text()) for path in sorted(cls.published_dir.glob("*.json"))}
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
-        self.config = {**self.defaults, **config}
+        self.config = self.checked_config(config, "space")
         self.data = data
 
     @property

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping
 import torch
 
 from nasframe.interfaces.feedback import Feedback
+from nasframe.interfaces.keys import Configurable
 from nasframe.interfaces.space import Arch, ArchLike, SearchSpace
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ def mean_entropy(weights: torch.Tensor) -> float:
     return float(torch.special.entr(weights.detach()).sum(-1).mean())
 
 
-class Strategy(ABC):
+class Strategy(Configurable, ABC):
     """Decides which architectures to train and learns which is best; sees only decisions and choices.
 
     The engine calls ``setup`` once, ``ask`` whenever it starts a new sample (every step, or every
@@ -28,8 +29,7 @@ class Strategy(ABC):
     """
 
     name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, Any]] = {}
-    """The ``strategy.*`` config keys this strategy reads, with their default values."""
+    # ``keys``: the ``strategy.*`` settings it reads, declared as ``nasframe.Key`` (type, range, default, help)
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset, dotted config overrides giving the search setting of the strategy's own paper."""
     selection: ClassVar[str] = ""
@@ -40,7 +40,7 @@ class Strategy(ABC):
     ctx: SearchContext
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = {**self.defaults, **(config or {})}
+        self.config: dict[str, Any] = self.checked_config(config or {}, "strategy")
 
     @property
     def sample_every(self) -> Literal["step", "epoch"]:

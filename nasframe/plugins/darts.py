@@ -6,12 +6,12 @@ The bilevel machinery (``alpha``, its Adam optimizer, the two-step ``train_step`
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
 import nasframe
-from nasframe import Batch, ConfigError, GradientStrategy, grads_or_zeros
+from nasframe import Batch, GradientStrategy, Key, grads_or_zeros
 
 
 class Darts(GradientStrategy):
@@ -27,7 +27,8 @@ class Darts(GradientStrategy):
     """
 
     name = "darts"
-    defaults = {"order": 1, **GradientStrategy.defaults}
+    keys = (Key("order", 1, "1: first-order arch gradient; 2: the unrolled second-order step", choices=(1, 2)),
+            *GradientStrategy.keys)
     presets = {
         "paper": {
             "space.layers": 8,
@@ -39,11 +40,6 @@ class Darts(GradientStrategy):
             "data.val_size": 0.5,
         }
     }
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        if self.config["order"] not in (1, 2) or isinstance(self.config["order"], bool):
-            raise ConfigError(f"strategy.order must be 1 or 2, not {self.config['order']!r}")
 
     def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         if self.config["order"] == 1:

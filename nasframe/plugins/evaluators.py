@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import nasframe
-from nasframe import ArchLike, Feedback
+from nasframe import ArchLike, Feedback, Key
 
 if TYPE_CHECKING:
     from nasframe import SearchContext
@@ -41,7 +41,8 @@ class SupernetEvaluator(nasframe.Evaluator):
     """Accuracy of an architecture with the supernet's shared weights on the validation split."""
 
     name = "supernet"
-    defaults = {"bn": "batch"}
+    keys = (Key("bn", "batch", "batch: normalise with each batch's statistics; running: the running ones",
+                choices=("batch", "running")),)
 
     def evaluate(self, arch: ArchLike, ctx: SearchContext, max_batches: int | None = None) -> Feedback:
         data = ctx.data.val

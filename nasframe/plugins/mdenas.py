@@ -22,7 +22,7 @@ from typing import Any, Literal, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, CheckpointError, ConfigError
+from nasframe import Arch, CheckpointError, Key
 
 MODES = ("epoch", "step")
 
@@ -77,19 +77,14 @@ class MdeNAS(nasframe.Strategy):
     """
 
     name = "mdenas"
-    defaults = {"sample_every": "epoch", "lr": 0.01}
+    keys = (
+        Key("sample_every", "epoch", "epoch: one architecture per epoch (the paper); step: one per training step",
+            choices=MODES),
+        Key("lr", 0.01, "step of the probability update", low=0, low_open=True),
+    )
     selection = "space derive of the learned multinomial probabilities p (one sample per {sample_every})"
     # No presets of its own: MdeNAS is the seed paper, so every space's `paper` preset is its search
     # setting (DARTS space: 6 cells, C=16, batch 512, 100 epochs, SGD 0.025 cosine to 0, 5,000 held out).
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        mode = self.config["sample_every"]
-        if mode not in MODES:
-            raise ConfigError(f"strategy.sample_every must be one of {', '.join(MODES)}, not {mode!r}")
-        lr = self.config["lr"]
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ConfigError(f"strategy.lr must be a positive number, not {lr!r}")
 
     @property
     def sample_every(self) -> Literal["step", "epoch"]:

@@ -4,14 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 import nasframe
-from nasframe import Arch
+from nasframe import Arch, Key
 
 
 class RandomSampling(nasframe.Strategy):
     """Train a fresh uniform path every step; pick the best of many candidates with the shared weights."""
 
     name = "random"
-    defaults = {"candidates": 1000, "screen_batches": 2, "top": 10}
+    keys = (
+        Key("candidates", 1000, "uniform architectures screened at the end of the search", low=1),
+        Key("screen_batches", 2, "validation batches each candidate is screened on", low=1),
+        Key("top", 10, "best screened candidates re-scored on the whole validation split", low=1),
+    )
     presets = {"tiny": {"strategy.candidates": 20, "strategy.screen_batches": 1, "strategy.top": 3}}
     selection = ("the best of {candidates} uniform candidates by validation accuracy with the shared weights: "
                  "screened on {screen_batches} validation batch(es), the top {top} re-scored on the whole split")
@@ -22,13 +26,13 @@ class RandomSampling(nasframe.Strategy):
     def final(self) -> Arch:
         """Screen candidates on a few validation batches, re-score the best on the whole split."""
         cfg = self.config
-        candidates = [self.space.sample_final(self.ctx.generator) for _ in range(int(cfg["candidates"]))]
+        candidates = [self.space.sample_final(self.ctx.generator) for _ in range(cfg["candidates"])]
         screened = [
-            (self.ctx.evaluate(arch, max_batches=int(cfg["screen_batches"])).accuracy, i)
+            (self.ctx.evaluate(arch, max_batches=cfg["screen_batches"]).accuracy, i)
             for i, arch in enumerate(candidates)
         ]
         screened.sort(key=lambda t: (-t[0], t[1]))
-        finalists = [candidates[i] for _, i in screened[: int(cfg["top"])]]
+        finalists = [candidates[i] for _, i in screened[: cfg["top"]]]
         scores = [self.ctx.evaluate(arch).accuracy for arch in finalists]
         best = max(range(len(finalists)), key=lambda i: (scores[i], -i))
         return finalists[best]

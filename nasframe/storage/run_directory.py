@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from nasframe.interfaces.errors import NasframeError
+from nasframe.interfaces.errors import CheckpointError, NasframeError
+from nasframe.storage import checkpoint
 from nasframe.storage.atomic import read_jsonl, write_atomic, write_json_atomic, write_jsonl_atomic
 
 CONFIG = "config.json"
@@ -59,7 +62,11 @@ class RunDir:
         return self.summary.exists()
 
     def prepare(self, resume: bool) -> None:
-        """Refuse to overwrite an earlier run; with ``resume`` require one of the same kind."""
+        """Refuse to overwrite an earlier run, and an --out that cannot be created; with ``resume`` require a run.
+
+        Nothing is created here: the folder appears only once the job's setup has succeeded (``create``), so a
+        run that fails during setup leaves nothing that blocks its retry.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise NasframeError(f"--out {self.path} is a file, not a directory")
         if self.holds_run() and not resume:
@@ -69,8 +76,47 @@ class RunDir:
             )
         if resume and not self.config.exists():
             raise NasframeError(f"nothing to resume in {self.path}: it has no {CONFIG}")
-        if self.writable:
+        if self.writable and not (resume and self.is_finished()):  # a finished run is only read
+            self._check_creatable()
+
+    def _check_creatable(self) -> None:
+        """Create and remove a probe folder in the nearest existing ancestor: permissions, read-only or virtual file systems."""
+        existing = self.path
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise NasframeError(f"cannot create --out {self.path}: {existing} is a file, not a directory")
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".nasframe-probe-", dir=existing))
+        except OSError as exc:
+            raise NasframeError(f"cannot create --out {self.path}: {existing} is not writable ({exc.strerror})") from None
+
+    def create(self) -> None:
+        """Make the run folder (after setup succeeded)."""
+        if not self.writable:
+            return
+        try:
             self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NasframeError(f"cannot create --out {self.path}: {exc.strerror}") from None
+
+    def verify_finished(self) -> dict[str, Any]:
+        """The summary of a finished run whose files are whole; a damaged file is a CheckpointError naming it."""
+        try:
+            summary = self.read_summary()
+            events = self.read_events() if self.events.exists() else []
+            if self.arch.exists():
+                json.loads(self.arch.read_text())
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"the finished run in {self.path} is damaged: {exc}") from None
+        if events or self.checkpoint.exists():
+            epoch = checkpoint.load(self.checkpoint).meta.get("epoch")
+            if epoch != len(events):
+                raise CheckpointError(
+                    f"the finished run in {self.path} is damaged: its checkpoint is of epoch {epoch}, "
+                    f"{EVENTS} records {len(events)}"
+                )
+        return summary
 
     def read_config(self) -> dict[str, Any]:
         try:

@@ -253,7 +253,8 @@ class Bench:
         for seed in spec.seeds:  # seed-major: a strategy's trials are spread over the bench's wall time
             for name in spec.strategies:
                 overrides = {**spec.strategy_overrides(name), **spec.budget_overrides(), "seed": seed}
-                config = resolve(self.space_cls, strategy_classes[name], spec.preset, overrides, strategy_presets=False)
+                config = resolve(self.space_cls, strategy_classes[name], spec.preset, overrides, strategy_presets=False,
+                                 evaluators=self.registry.evaluator)
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
         self.shared_config = _shared(self.trials[0].config)

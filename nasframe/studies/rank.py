@@ -37,8 +37,8 @@ from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, mean_t
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
+from nasframe.studies import RANK_EVALUATORS
 
-EVALUATORS = ("scratch", "supernet")
 STUDY_FILE = "study.json"
 RANK_FILE = "rank.jsonl"
 TAU_FILE = "tau.json"
@@ -128,10 +128,12 @@ def study_config(space: str, evaluator: str, preset: str, overrides: dict[str, A
                  registry: Registry | None = None) -> dict[str, Any]:
     """The resolved config every architecture of the study shares (the training recipe for ``scratch``,
     the space's search setting for ``supernet``)."""
-    if evaluator not in EVALUATORS:
-        raise NasframeError(f"unknown ranking evaluator {evaluator!r}; available: {', '.join(EVALUATORS)}")
+    if evaluator not in RANK_EVALUATORS:
+        raise NasframeError(f"unknown ranking evaluator {evaluator!r}; available: {', '.join(RANK_EVALUATORS)}")
     registry = registry or get_registry()
-    return resolve(registry.space(space), None, preset, overrides, train=evaluator == "scratch")
+    scratch = evaluator == "scratch"
+    return resolve(registry.space(space), None, preset, overrides, train=scratch,
+                   evaluators=None if scratch else registry.evaluator)
 
 
 def sample_archs(config: dict[str, Any], samples: int, registry: Registry | None = None) -> list[dict[str, Any]]:

@@ -22,8 +22,6 @@ from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, primary_metric, significant_best
 from nasframe.studies.statistics import sample_std
 
-FORMATS = ("table", "markdown", "csv", "json")
-
 
 def _pct(v: float) -> str:
     return f"{100 * v:.2f}"

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace
+from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
 
 from . import genotype as _genotype
 from .child import ChildNetwork
@@ -39,6 +39,12 @@ TINY_IMAGENET = {"space.channels": 16}
 1x1 stride-2 convolution crashes in its backward pass (seen with torch 2.14)."""
 
 
+def _even(channels: int) -> int:
+    if channels % 2:
+        raise ValueError(channels)
+    return channels
+
+
 class DartsSpace(SearchSpace):
     """DARTS cells: 14 edges per cell type, 8 choices per edge, two cell types (normal, reduce).
 
@@ -51,17 +57,19 @@ class DartsSpace(SearchSpace):
 
     name = "darts"
     published_dir = GENOTYPES_DIR
-    defaults = {
-        "channels": 16,
-        "layers": 8,
-        "nodes": 4,
-        "stem_multiplier": 3,
-        "auxiliary": True,
-        "auxiliary_weight": 0.4,
-        "drop_path": 0.2,
-        "variant": "auto",
-        "pool_bn": False,
-    }
+    keys = (
+        Key("channels", 16, "initial channels C (even: FactorizedReduce halves it)", low=2, high=1024, rule=_even,
+            allowed_text="an even integer from 2 to 1024"),
+        Key("layers", 8, "cells in the network", low=1, high=100),
+        Key("nodes", 4, "intermediate nodes per cell", low=1, high=12),
+        Key("stem_multiplier", 3, "stem channels = stem_multiplier * C", low=1, high=16),
+        Key("auxiliary", True, "auxiliary head when training from scratch"),
+        Key("auxiliary_weight", 0.4, "weight of the auxiliary loss", low=0),
+        Key("drop_path", 0.2, "drop-path probability at the end of training from scratch", low=0, high=1),
+        Key("variant", "auto", "cifar (NetworkCIFAR), imagenet (NetworkImageNet), auto: by the data set",
+            choices=("auto", *VARIANTS)),
+        Key("pool_bn", False, "BatchNorm after the pooling choices (MdeNAS's network)"),
+    )
     presets = {
         "paper": {
             "space.layers": 6,
@@ -127,28 +135,13 @@ class DartsSpace(SearchSpace):
 
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         super().__init__(config, data)
-        self.channels = self._positive_int("channels")
-        self.layers = self._positive_int("layers")
-        self.nodes = self._positive_int("nodes")
-        self.stem_multiplier = self._positive_int("stem_multiplier")
-        if self.channels % 2:
-            raise ConfigError(f"space.channels must be even (FactorizedReduce halves it), got {self.channels}")
-        variant = self.config["variant"]
-        if variant == "auto":
-            variant = "imagenet" if data.name == "imagenet" else "cifar"
-        if variant not in VARIANTS:
-            raise ConfigError(f"space.variant must be auto, {' or '.join(VARIANTS)}, not {variant!r}")
-        self.variant: str = variant
-        self.pool_bn = self.config["pool_bn"]
-        if not isinstance(self.pool_bn, bool):
-            raise ConfigError(f"space.pool_bn must be true or false, not {self.pool_bn!r}")
+        self.channels: int = self.config["channels"]
+        self.layers: int = self.config["layers"]
+        self.nodes: int = self.config["nodes"]
+        self.stem_multiplier: int = self.config["stem_multiplier"]
+        self.variant: str = data.network_variant(self.config["variant"])
+        self.pool_bn: bool = self.config["pool_bn"]
         self._decisions = tuple(Decision(name, CHOICES) for name in decision_names(self.nodes))
-
-    def _positive_int(self, key: str) -> int:
-        value = self.config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"space.{key} must be a positive integer, got {value!r}")
-        return value
 
     @property
     def decisions(self) -> tuple[Decision, ...]:

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, ConfigError, DataInfo, Decision, SearchSpace, ranked_choices
+from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace, ranked_choices
 
 from .blocks import Choice
 from .layout import (
@@ -41,7 +41,15 @@ class MBConvSpace(SearchSpace):
 
     name = "mbconv"
     published_dir = Path(__file__).with_name("archs")
-    defaults = {"skeleton": "gpu", "variant": "auto", "choices": "mdenas", "width_mult": 1.0}
+    keys = (
+        Key("skeleton", "gpu", "gpu (ProxylessNAS-GPU, 14 searched blocks), cpu (20), search (the 21-block backbone)",
+            choices=tuple(SKELETONS)),
+        Key("variant", "auto", "cifar (32x32, stride 8), imagenet (224x224, stride 32), auto: by the data set",
+            choices=("auto", *VARIANTS)),
+        Key("choices", "mdenas", "block choices: mdenas ({3,5,7} x {1,3,6}) or proxyless (+ skip)",
+            choices=tuple(CHOICE_SETS)),
+        Key("width_mult", 1.0, "scales every width (rounded to a multiple of 8)", low=0, low_open=True, high=16),
+    )
     presets = {
         "paper": {
             "train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000,
@@ -68,19 +76,9 @@ class MBConvSpace(SearchSpace):
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         super().__init__({"skeleton": LEGACY_SKELETON, **config}, data)
         skeleton = self.config["skeleton"]
-        if skeleton not in SKELETONS:
-            raise ConfigError(f"space.skeleton must be one of {', '.join(SKELETONS)}, not {skeleton!r}")
-        variant = self.config["variant"]
-        if variant == "auto":
-            variant = "imagenet" if data.name == "imagenet" else "cifar"
-        if variant not in VARIANTS:
-            raise ConfigError(f"space.variant must be auto, cifar or imagenet, not {variant!r}")
+        variant = data.network_variant(self.config["variant"])
         choices = self.config["choices"]
-        if choices not in CHOICE_SETS:
-            raise ConfigError(f"space.choices must be one of {', '.join(CHOICE_SETS)}, not {choices!r}")
         width = self.config["width_mult"]
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            raise ConfigError(f"space.width_mult must be a positive number, not {width!r}")
         self.skeleton: str = skeleton
         self.variant: str = variant
         self.choice_set: str = choices
