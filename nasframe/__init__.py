@@ -8,13 +8,25 @@ from typing import Any
 
 from nasframe.interfaces import __version__
 from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+from nasframe.interfaces.cost_model import CostModel, CostTable, CostTerm
 from nasframe.interfaces.errors import ArchError, CheckpointError, ConfigError, DataError, NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.feedback import Feedback
 from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
 from nasframe.interfaces.hooks import hookimpl
 from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
-from nasframe.interfaces.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
+from nasframe.interfaces.space import (
+    Arch,
+    ArchLike,
+    Block,
+    Blocks,
+    Cost,
+    DataInfo,
+    Decision,
+    Relaxed,
+    SearchSpace,
+    Supernet,
+)
 from nasframe.interfaces.strategy import Strategy, mean_entropy
 from nasframe.interfaces.world import World
 
@@ -24,10 +36,15 @@ __all__ = [
     "ArchLike",
     "Batch",
     "Batches",
+    "Block",
+    "Blocks",
     "CheckpointError",
     "ClassificationMeter",
     "ConfigError",
     "Cost",
+    "CostModel",
+    "CostTable",
+    "CostTerm",
     "DataError",
     "DataInfo",
     "Decision",

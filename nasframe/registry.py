@@ -12,6 +12,7 @@ import pluggy
 
 from nasframe.data import data_info
 from nasframe.interfaces import hooks as hookspecs
+from nasframe.interfaces.cost_model import CostModel
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.space import DataInfo, SearchSpace
@@ -63,6 +64,7 @@ class Registry:
     strategies: dict[str, Registered[Strategy]] = field(default_factory=dict)
     spaces: dict[str, Registered[SearchSpace]] = field(default_factory=dict)
     evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
+    cost_models: dict[str, Registered[CostModel]] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Loaded plugin name -> (distribution, version)."""
@@ -71,6 +73,7 @@ class Registry:
         ("register_strategies", "strategy", Strategy, "strategies"),
         ("register_search_spaces", "search space", SearchSpace, "spaces"),
         ("register_evaluators", "evaluator", Evaluator, "evaluators"),
+        ("register_cost_models", "cost model", CostModel, "cost_models"),
     )
 
     def add_plugin(self, module: ModuleType | object, plugin: str, distribution: str, version: str) -> None:
@@ -153,6 +156,9 @@ class Registry:
 
     def evaluator(self, name: str) -> type[Evaluator]:
         return self._lookup(self.evaluators, "evaluator", name)
+
+    def cost_model(self, name: str) -> type[CostModel]:
+        return self._lookup(self.cost_models, "cost model", name)
 
     def build_space(self, config: Mapping[str, Any], data: DataInfo | None = None) -> SearchSpace:
         """The space a run's config names, sized for ``data`` (by default what the config says of the data set)."""

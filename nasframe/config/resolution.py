@@ -37,6 +37,12 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "compile": False,
     },
     "budget": {"seconds": None},
+    # Hard limits on the architectures a search trains and returns (null: none). Latency is the cost
+    # model's prediction at cost.batch_size on the run's device; multiply-adds and parameters are counted.
+    "constraint": {"max_latency_ms": None, "max_flops": None, "max_params": None, "tries": 1000},
+    # The latency predictor: a registered cost model (built-in: lookup) and the lookup table to read
+    # (null: measure the space's blocks on the run's device when a prediction is first needed).
+    "cost": {"model": "lookup", "table": None, "batch_size": 1},
     "evaluator": {"name": "supernet"},
 }
 

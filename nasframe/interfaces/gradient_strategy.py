@@ -10,6 +10,7 @@ the shared weights on the training batch with the relaxed forward. A subclass im
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -38,11 +39,15 @@ def _number(config: Mapping[str, Any], key: str, *, positive: bool = False) -> f
     return float(value)
 
 
+COST_LOSSES = ("mul#log", "add#linear")
+
+
 class GradientStrategy(Strategy):
     """Base of relaxed, gradient-based strategies: ``alpha`` + an arch optimizer + a bilevel ``train_step``.
 
     Reads ``strategy.arch_lr``, ``arch_beta1``, ``arch_beta2``, ``arch_weight_decay`` (Adam on the
-    architecture parameters) and ``init_scale`` (``alpha = init_scale * N(0, 1)`` drawn from
+    architecture parameters), ``cost_loss``, ``cost_alpha``, ``cost_beta``, ``cost_lambda`` (the
+    budget's term in the architecture loss, see ``cost_loss``) and ``init_scale`` (``alpha = init_scale * N(0, 1)`` drawn from
     ``ctx.generator``). ``alpha`` lives on ``ctx.device`` in the supernet's dtype; entries outside
     ``space.choice_mask`` stay 0 and are masked out of the softmax, so they never get weight.
 
@@ -58,6 +63,10 @@ class GradientStrategy(Strategy):
         "arch_beta2": 0.999,
         "arch_weight_decay": 1e-3,
         "init_scale": 1e-3,
+        "cost_loss": "mul#log",
+        "cost_alpha": 0.2,
+        "cost_beta": 0.3,
+        "cost_lambda": 0.1,
     }
 
     alpha: torch.Tensor
@@ -66,6 +75,8 @@ class GradientStrategy(Strategy):
 
     # -- construction ---------------------------------------------------------------------------
     def setup(self, space: SearchSpace, ctx: SearchContext) -> None:
+        if self.config["cost_loss"] not in COST_LOSSES:
+            raise ConfigError(f"strategy.cost_loss must be one of {', '.join(COST_LOSSES)}, not {self.config['cost_loss']!r}")
         dtype = next((p.dtype for p in ctx.supernet.parameters() if p.is_floating_point()), torch.float32)
         self.mask = space.choice_mask.to(ctx.device)
         init = float(self.config["init_scale"]) * torch.randn(self.mask.shape, generator=ctx.generator)
@@ -101,6 +112,24 @@ class GradientStrategy(Strategy):
     def ask(self) -> ArchLike:
         return self.relaxed().detach()
 
+    def cost_loss(self, loss: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``loss`` with ProxylessNAS's cost term for every budgeted cost (docs/algorithms.md#cost-terms).
+
+        ``E`` is the cost's expectation under ``weights`` and ``ref`` the budget's limit:
+        ``mul#log`` (default) is ``cost_alpha · loss · Π (log E / log ref)^cost_beta``, ``add#linear`` is
+        ``loss + Σ cost_lambda · (E − ref) / ref``. Without a budget the loss is unchanged.
+        """
+        terms = self.ctx.cost_terms(weights)
+        if not terms:
+            return loss
+        if self.config["cost_loss"] == "add#linear":
+            lam = _number(self.config, "cost_lambda")
+            return loss + sum(lam * (t.expected - t.limit) / t.limit for t in terms)
+        alpha, beta = _number(self.config, "cost_alpha", positive=True), _number(self.config, "cost_beta")
+        for t in terms:
+            loss = loss * (torch.log(t.expected) / math.log(t.limit)) ** beta
+        return alpha * loss
+
     # -- the bilevel step -----------------------------------------------------------------------
     def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         """Gradients for ``arch_parameters()``; the supernet weights must be unchanged on return."""
@@ -124,10 +153,14 @@ class GradientStrategy(Strategy):
 
     # -- result, metrics, state -----------------------------------------------------------------
     def final(self) -> Arch:
-        return self.space.derive(self.space.scores_from_tensor(self.scores()))
+        return self.ctx.derive(self.scores())
 
     def metrics(self) -> dict[str, Any]:
-        return {"entropy": mean_entropy(self.relaxed())}
+        """The entropy of the relaxed weights, and the expectation of every budgeted cost under them."""
+        with torch.no_grad():
+            weights = self.relaxed()
+            expected = {f"expected_{t.metric}": float(t.expected) for t in self.ctx.cost_terms(weights)}
+        return {"entropy": mean_entropy(weights), **expected}
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}

@@ -46,10 +46,38 @@ class Cost:
     flops: int
 
 
-class Supernet(nn.Module):
-    """A weight-sharing network whose forward takes the architecture to run."""
+@dataclass(frozen=True)
+class Block:
+    """A module and the shape of one input to it (no batch dimension): a unit a latency lookup table times."""
 
-    def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:  # pragma: no cover - interface
+    module: nn.Module
+    input_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A network cut into parts whose latencies add up: what every architecture runs, and each choice's own blocks.
+
+    ``choices[d][c]`` are the blocks choice ``c`` of decision ``d`` adds (empty: it costs nothing,
+    like ``skip``).
+    """
+
+    fixed: tuple[Block, ...]
+    choices: tuple[tuple[tuple[Block, ...], ...], ...]
+
+
+class Supernet(nn.Module):
+    """A weight-sharing network whose forward takes the architecture to run.
+
+    ``forward(x, arch, gates)``: with an Arch, ``gates`` (optional, ``[num_decisions]``) multiplies
+    the output of each decision's chosen path by its gate, so ``d loss / d gates`` is how much the
+    loss depends on each path (ProxylessNAS's binary gates). Values are unchanged at gates of 1.
+    A choice without an output of its own (``skip``, ``none``) ignores its gate.
+    """
+
+    def forward(
+        self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None
+    ) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -109,6 +137,10 @@ class SearchSpace(ABC):
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
         return {}
+
+    def latency_blocks(self) -> Blocks | None:
+        """The child networks cut into timeable blocks, for the ``lookup`` latency table; None: the space cannot say."""
+        return None
 
     def sample(self, generator: torch.Generator) -> Arch:
         """A uniform draw over every decision's choices (the single-path training distribution)."""

@@ -39,8 +39,9 @@ def arch_cost(space: SearchSpace, arch: Arch) -> Cost:
     return count_cost(space.build_child(arch), space.data)
 
 
-def describe_network(model: nn.Module, data: DataInfo, device: torch.device) -> dict[str, float | int]:
-    """What every summary reports of an architecture: parameters, multiply-adds, batch-1 latency."""
+def describe_network(model: nn.Module, data: DataInfo, device: torch.device,
+                     batch_size: int = 1) -> dict[str, float | int]:
+    """What every summary reports of an architecture: parameters, multiply-adds, latency (batch 1 unless told)."""
     cost = count_cost(model, data)
-    latency = measure_latency(model, data, device, batch_size=1, warmup=3, repeats=10)
+    latency = measure_latency(model, data, device, batch_size=batch_size, warmup=3, repeats=10)
     return {"params": cost.params, "flops": cost.flops, "latency_ms": round(latency * 1000, 3)}

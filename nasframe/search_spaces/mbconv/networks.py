@@ -59,8 +59,9 @@ class MBConvNet(_Backbone):
 class MBConvSupernet(_Backbone, Supernet):
     """One independent candidate module per choice per position (as ProxylessNAS); BN layers are affine.
 
-    ``forward(x, arch)``: an Arch runs only each position's chosen candidate; Relaxed weights
-    ``[num_blocks, max_choices]`` run sum_o w_o * candidate_o(x) over the candidates with nonzero weight.
+    ``forward(x, arch, gates)``: an Arch runs only each position's chosen candidate (its branch times
+    ``gates[i]`` when given; ``skip`` has no branch); Relaxed weights ``[num_blocks, max_choices]`` run
+    sum_o w_o * candidate_o(x) over the candidates with nonzero weight.
     """
 
     def __init__(
@@ -74,13 +75,17 @@ class MBConvSupernet(_Backbone, Supernet):
         )
         init_weights(self)
 
-    def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None) -> torch.Tensor:
         x = self.features_in(x)
         if isinstance(arch, torch.Tensor):
             x = self._mixed(x, arch)
         else:
-            for name, position in zip(self.names, self.candidates):
-                x = position[arch[name]](x)
+            for i, (name, position) in enumerate(zip(self.names, self.candidates)):
+                block = position[arch[name]]
+                if gates is not None and isinstance(block, MBConv):
+                    x = block(x, gates[i])
+                else:
+                    x = block(x)
         return self.logits(x)
 
     def _mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

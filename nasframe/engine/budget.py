@@ -1,0 +1,205 @@
+"""Hardware budgets every strategy honours: which architectures fit, drawing and deriving inside, the final check."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any, Callable, Mapping
+
+import torch
+
+from nasframe.interfaces.cost_model import CostModel, CostTable, CostTerm
+from nasframe.interfaces.errors import ConfigError, NasframeError
+from nasframe.interfaces.space import Arch, SearchSpace
+from nasframe.measure.cost import arch_cost
+from nasframe.registry import Registry
+
+LIMITS = (
+    ("max_flops", "flops", 1.0, "multiply-adds"),
+    ("max_params", "params", 1.0, "parameters"),
+    ("max_latency_ms", "latency_us", 1000.0, "ms of predicted latency"),
+)
+"""constraint key, cost-table metric, table units per config unit, what the value counts."""
+
+_counted: dict[str, dict[str, CostTable]] = {}
+
+
+def counted_tables(space: SearchSpace) -> dict[str, CostTable]:
+    """Multiply-adds and parameters per choice, counted on child networks that differ from one reference in one decision.
+
+    Exact whenever a space's costs add up over its decisions (both built-in spaces': an MBConv
+    block's or a DARTS edge op's cost depends only on its position). Cached per space config.
+    """
+    key = json.dumps([space.name, space.config, asdict(space.data)], sort_keys=True, default=str)
+    if key not in _counted:
+        reference = {d.name: 0 for d in space.decisions}
+        base = arch_cost(space, reference)
+        flops = torch.zeros(len(space.decisions), space.max_choices, dtype=torch.float64)
+        params = torch.zeros_like(flops)
+        for i, d in enumerate(space.decisions):
+            for c in range(1, len(d.choices)):
+                cost = arch_cost(space, {**reference, d.name: c})
+                flops[i, c] = cost.flops - base.flops
+                params[i, c] = cost.params - base.params
+        _counted[key] = {"flops": CostTable("flops", base.flops, flops), "params": CostTable("params", base.params, params)}
+    return _counted[key]
+
+
+def latency_model(config: Mapping[str, Any], space: SearchSpace, device: torch.device,
+                  registry: Registry) -> CostModel | None:
+    """The run's ``cost.model`` fitted to ``space`` on ``device``; None when it cannot predict for this space."""
+    cost = config["cost"]
+    model = registry.cost_model(cost["model"])(cost)
+    return model if model.fit(space, device, int(cost["batch_size"])) else None
+
+
+def latency_report(model: CostModel | None, arch: Arch, measured_ms: float) -> dict[str, float | None]:
+    """The predicted latency beside the measured one, and the relative error (predicted / measured - 1)."""
+    if model is None:
+        return {"predicted_latency_ms": None, "latency_error": None}
+    predicted = model.predict_us(arch) / 1000
+    return {"predicted_latency_ms": round(predicted, 3),
+            "latency_error": round(predicted / measured_ms - 1, 4) if measured_ms else None}
+
+
+def _show(metric: str, value: float) -> str:
+    return f"{value / 1000:,.3f}" if metric == "latency_us" else f"{value:,.0f}"
+
+
+class Budget:
+    """The ``constraint.*`` limits of a run over one space: feasibility by the cost tables, exact counts at the end.
+
+    Latency is the cost model's prediction (a lookup table adds up exactly what it predicts);
+    multiply-adds and parameters come from the counters, through tables that are exact for
+    additive spaces and checked by counting the final architecture's network.
+    """
+
+    def __init__(self, config: Mapping[str, Any], space: SearchSpace,
+                 latency: Callable[[], CostModel | None]) -> None:
+        self.space = space
+        constraint = config["constraint"]
+        self.limits: dict[str, float] = {}
+        self.labels: dict[str, tuple[str, str]] = {}
+        for key, metric, scale, what in LIMITS:
+            value = constraint.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"constraint.{key} must be a positive number or null, not {value!r}")
+            self.limits[metric] = float(value) * scale
+            self.labels[metric] = (f"constraint.{key}={value:g}", what)
+        tries = constraint.get("tries", 1000)
+        if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
+            raise ConfigError(f"constraint.tries must be a positive integer, not {tries!r}")
+        self.tries = tries
+        self.tables: dict[str, CostTable] = {}
+        if {"flops", "params"} & set(self.limits):
+            counted = counted_tables(space)
+            self.tables.update({m: counted[m] for m in ("flops", "params") if m in self.limits})
+        if "latency_us" in self.limits:
+            model = latency()
+            table = model.table() if model is not None else None
+            if table is None:
+                raise ConfigError(
+                    f"constraint.max_latency_ms needs per-choice latencies for space {space.name!r}, and the cost "
+                    f"model {config['cost']['model']!r} has none for it; budget multiply-adds (constraint.max_flops) instead"
+                )
+            self.tables["latency_us"] = table
+        if self.limits:
+            self._check_reachable()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.limits)
+
+    def describe(self) -> str:
+        return ", ".join(label for label, _ in self.labels.values())
+
+    def costs(self, arch: Arch) -> dict[str, float]:
+        """The limited costs of ``arch`` by the tables (latency in µs)."""
+        return {m: t.predict(self.space, arch) for m, t in self.tables.items()}
+
+    def feasible(self, arch: Arch) -> bool:
+        return all(value <= self.limits[m] for m, value in self.costs(arch).items())
+
+    def sample(self, draw: Callable[[], Arch]) -> Arch:
+        """The first of up to ``constraint.tries`` draws that fits (rejection sampling)."""
+        for _ in range(self.tries):
+            arch = draw()
+            if self.feasible(arch):
+                return arch
+        raise NasframeError(
+            f"none of {self.tries} sampled architectures fits {self.describe()} (the smallest reachable: "
+            f"{self._cheapest_text()}); raise the limit or constraint.tries"
+        )
+
+    def _penalty(self) -> torch.Tensor:
+        """Every limited cost per choice as a share of its limit, summed: what deriving trades scores against."""
+        return sum(t.values / self.limits[m] for m, t in self.tables.items())  # type: ignore[return-value]
+
+    def _derive(self, scores: torch.Tensor) -> Arch:
+        return self.space.derive(self.space.scores_from_tensor(scores))
+
+    def cheapest(self) -> Arch:
+        """The architecture ``derive`` returns when scores are minus the penalty: the smallest reachable one."""
+        return self._derive(-self._penalty())
+
+    def derive(self, scores: torch.Tensor) -> Arch:
+        """``space.derive`` of ``scores``; when that does not fit, of ``scores - λ·penalty`` with the smallest fitting λ found.
+
+        λ doubles until the derived architecture fits, then 40 bisection steps shrink it, so the
+        result keeps as much of the scores' preference as the budget allows.
+        """
+        arch = self._derive(scores)
+        if not self.limits or self.feasible(arch):
+            return arch
+        s = scores.detach().to(torch.float64).cpu()
+        s = s / s.abs().max().clamp_min(1e-12)
+        penalty = self._penalty()
+        penalty = penalty / penalty.abs().max().clamp_min(1e-12)
+        hi = 1e-3
+        while not self.feasible(self._derive(s - hi * penalty)):
+            hi *= 2
+            if hi > 1e12:
+                return self.cheapest()  # the penalty alone decides; _check_reachable made sure it fits
+        lo = 0.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if self.feasible(self._derive(s - mid * penalty)):
+                hi = mid
+            else:
+                lo = mid
+        return self._derive(s - hi * penalty)
+
+    def terms(self, weights: torch.Tensor) -> list[CostTerm]:
+        """Each limited cost's expectation under ``weights`` ([num_decisions, max_choices]) and its limit."""
+        return [CostTerm(m, t.expected(weights), self.limits[m]) for m, t in self.tables.items()]
+
+    def check(self, arch: Arch) -> None:
+        """The final architecture, counted exactly (latency: predicted), must fit; one line naming the excess otherwise."""
+        if not self.limits:
+            return
+        exact = self.costs(arch)
+        if {"flops", "params"} & set(self.limits):
+            cost = arch_cost(self.space, arch)
+            exact.update({m: float(getattr(cost, m)) for m in ("flops", "params") if m in self.limits})
+        over = [f"{_show(m, v)} {self.labels[m][1]} (over {self.labels[m][0]})"
+                for m, v in exact.items() if v > self.limits[m]]
+        if over:
+            raise NasframeError(f"the final architecture has {'; '.join(over)}: this space's costs do not add up per choice")
+
+    def _cheapest_text(self) -> str:
+        costs = self.costs(self.cheapest())
+        return ", ".join(f"{_show(m, v)} {self.labels[m][1]}" for m, v in costs.items())
+
+    def _check_reachable(self) -> None:
+        """Stop before any training when no architecture of the space fits, naming the smallest reachable value."""
+        for m, table in self.tables.items():
+            smallest = table.predict(self.space, self._derive(-table.values))
+            if smallest > self.limits[m]:
+                raise NasframeError(
+                    f"{self.labels[m][0]} cannot be met: the smallest architecture of space {self.space.name!r} "
+                    f"has {_show(m, smallest)} {self.labels[m][1]}"
+                )
+        if not self.feasible(self.cheapest()):
+            raise NasframeError(f"{self.describe()} cannot be met together: the architecture closest to all of them "
+                                f"has {self._cheapest_text()}")
