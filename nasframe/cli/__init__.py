@@ -10,7 +10,7 @@ def _load_commands() -> None:
     from nasframe.cli import listing, run  # noqa: F401  (each module adds its commands to `cli`)
     from nasframe.registry import get_registry
 
-    for module in ("bench", "report", "train", "rank"):
+    for module in ("bench", "report", "train", "rank", "latency"):
         try:
             __import__(f"nasframe.cli.{module}")
         except ModuleNotFoundError as exc:

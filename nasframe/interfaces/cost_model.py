@@ -15,7 +15,7 @@ METRICS = ("latency_us", "flops", "params")
 
 @dataclass(frozen=True)
 class CostTable:
-    """An additive cost: ``base + sum_d values[d, arch[d]]``, so a budget can be checked, and its expectation differentiated, per choice.
+    """An additive cost ``base + sum_d values[d, arch[d]]``: a budget checks it, a gradient strategy differentiates its expectation.
 
     ``values`` is ``[num_decisions, max_choices]`` (float64, rows in ``space.decisions`` order, 0
     outside a decision's real choices).

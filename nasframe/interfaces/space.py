@@ -138,8 +138,8 @@ class SearchSpace(ABC):
         """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
         return {}
 
-    def latency_blocks(self) -> Blocks | None:
-        """The child networks cut into timeable blocks, for the ``lookup`` latency table; None: the space cannot say."""
+    def cost_blocks(self) -> Blocks | None:
+        """The child networks cut into blocks whose costs add up (latency lookup tables, per-choice counts); None: cannot say."""
         return None
 
     def sample(self, generator: torch.Generator) -> Arch:

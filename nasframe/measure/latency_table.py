@@ -41,8 +41,8 @@ def device_name(device: torch.device) -> str:
 
 
 def measure_table(space: SearchSpace, device: torch.device, batch_size: int = 1) -> dict[str, Any] | None:
-    """Time every block of ``space.latency_blocks()`` alone on ``device``; the table as JSON (None: no blocks)."""
-    blocks = space.latency_blocks()
+    """Time every block of ``space.cost_blocks()`` alone on ``device``; the table as JSON (None: no blocks)."""
+    blocks = space.cost_blocks()
     if blocks is None:
         return None
 

@@ -71,7 +71,8 @@ class MdeNAS(nasframe.Strategy):
     State, one row per decision in ``space.decisions`` order and one column per choice (float64,
     ``[num_decisions, max_choices]``, entries beyond a decision's real choices stay 0):
     ``probabilities`` (uniform over the real choices at start), ``epochs`` (He) and ``accuracies`` (Ha).
-    The result is ``ctx.derive`` (``space.derive`` inside the run's budget) of the probabilities (for the DARTS space, the genotype of docs/algorithms.md#deriving-a-genotype).
+    The result is ``ctx.derive`` (``space.derive``, inside the run's budget) of the probabilities
+    (for the DARTS space, the genotype of docs/algorithms.md#deriving-a-genotype).
     ``strategy.sample_every``: ``epoch`` (default, the paper's Algorithm 1) or
     ``step`` (see the module docstring).
     """

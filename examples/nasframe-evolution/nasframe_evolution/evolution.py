@@ -72,7 +72,8 @@ class RegularizedEvolution(nasframe.Strategy):
         that is the mutated parent itself; in the DARTS space a node that gained a third input drops
         one of its other two at random, and a node that lost one gains a random other input, so
         every node keeps exactly two. The few mutations no genotype can honour (node 0 has only
-        two inputs, so neither can become ``none``) are drawn again.
+        two inputs, so neither can become ``none``), and those outside the run's budget
+        (``ctx.feasible``), are drawn again; after 16 misses the parent is kept.
         """
         gen = self.ctx.generator
         decisions = self.space.decisions
@@ -89,9 +90,9 @@ class RegularizedEvolution(nasframe.Strategy):
             scores[i] -= 1.5
             scores[i, new] = 2.0
             child = self.genome(self.space.derive(self.space.scores_from_tensor(scores)))
-            if child != list(parent):
+            if child != list(parent) and self.ctx.feasible(self.arch(child)):
                 return child
-        return child
+        return list(parent)
 
     # -- the search -----------------------------------------------------------------------------
     def score(self, genome: Genome, epoch: int) -> float:
@@ -105,7 +106,8 @@ class RegularizedEvolution(nasframe.Strategy):
         if self.population:
             genomes = [genome for genome, _ in self.population]
         else:
-            genomes = [self.genome(self.space.sample_final(gen)) for _ in range(int(self.config["population"]))]
+            draw = lambda: self.space.sample_final(gen)  # noqa: E731
+            genomes = [self.genome(self.ctx.sample_feasible(draw)) for _ in range(int(self.config["population"]))]
         self.population = [[genome, self.score(genome, epoch)] for genome in genomes]
         for _ in range(int(self.config["cycles"])):
             picks = torch.randint(len(self.population), (int(self.config["sample"]),), generator=gen).tolist()
@@ -115,7 +117,7 @@ class RegularizedEvolution(nasframe.Strategy):
             self.population.pop(0)
 
     def ask(self) -> nasframe.Arch:
-        return self.space.sample(self.ctx.generator)
+        return self.ctx.sample_feasible(lambda: self.space.sample(self.ctx.generator))
 
     def tell(self, arch: Any, feedback: nasframe.Feedback) -> None:
         self.evolve(feedback.epoch)

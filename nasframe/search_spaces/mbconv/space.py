@@ -95,7 +95,7 @@ class MBConvSpace(SearchSpace):
     def build_child(self, arch: Arch) -> nn.Module:
         return MBConvNet(self.layout, self.chosen(arch), self.data.num_classes, self.data.channels)
 
-    def latency_blocks(self) -> Blocks:
+    def cost_blocks(self) -> Blocks:
         """Stem with the first block, every position's candidates at that position's input, head with classifier.
 
         The cut of ProxylessNAS's latency lookup table: blocks run one after another, so their
