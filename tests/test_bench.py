@@ -251,10 +251,10 @@ def test_report_highlights_the_best_of_ranked_columns_only(tmp_path):
     lines = [line for line in invoke("report", out, "--format", "markdown").stdout.splitlines() if line.startswith("| ")]
     a = [c.strip() for c in lines[1].split("|")[1:-1]]
     b = [c.strip() for c in lines[2].split("|")[1:-1]]
-    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "3 ± 0",
+    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "—", "—", "**11.00 ± 1.41**", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
-    # params, FLOPs and epochs are not ranked; a column where every strategy ties has no winner
-    assert b == ["b", "2", "**80.00 ± 14.14**", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "3 ± 0",
+    # params, multiply-adds, latencies and epochs are not ranked; a column where every strategy ties has no winner
+    assert b == ["b", "2", "**80.00 ± 14.14**", "—", "5.00K ± 0", "10 ± 0", "—", "—", "—", "21.00 ± 1.41", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
     budget = invoke("report", out, "--format", "markdown").stdout
     assert "3 epochs of supernet training per trial" in budget

@@ -1,4 +1,4 @@
-"""ProxylessNAS (Cai et al., ICLR 2019): binarised paths, binary-gate gradients, an expected-cost loss (docs/algorithms.md#proxylessnas).
+"""ProxylessNAS (Cai et al., ICLR 2019): binarised paths, binary-gate gradients, a cost loss (docs/algorithms.md#proxylessnas).
 
 Written against the public API like any third party: the bilevel machinery (``alpha``, its Adam
 optimizer, checkpointing, ``final``) is :class:`nasframe.GradientStrategy`'s; this module adds the

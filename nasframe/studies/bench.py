@@ -55,7 +55,7 @@ EPOCH_CAP = 1_000_000
 
 ROW_KEYS = (
     "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
-    "latency_ms",
+    "latency_ms", "predicted_latency_ms", "latency_error",
     "search_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
     "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops",
 )
@@ -446,6 +446,8 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "params": summary.get("params"),
         "flops": summary.get("flops"),
         "latency_ms": summary.get("latency_ms"),
+        "predicted_latency_ms": summary.get("predicted_latency_ms"),
+        "latency_error": summary.get("latency_error"),
         "search_seconds": summary.get("search_seconds"),
         "images_per_second": summary.get("images_per_second"),
         "peak_memory_bytes": summary.get("peak_memory_bytes"),

@@ -2,8 +2,8 @@
 
 A bench table has one row per strategy with the mean ± sample standard deviation over its seeds of
 every metric. The best mean of a column is highlighted where "best" has a direction: higher is
-better for the accuracies and images/s, lower for search seconds and peak memory. Params, FLOPs and
-epochs are *not* ranked: the size of a found network is a trade-off, not a score, and the epochs a
+better for the accuracies and images/s, lower for search seconds and peak memory. Params, multiply-adds,
+latencies and epochs are *not* ranked: the size of a found network is a trade-off, not a score, and the epochs a
 trial consumed are the budget (equal under an epoch budget; under a seconds budget more epochs
 means a cheaper strategy, which images/s already ranks).
 """
@@ -32,6 +32,10 @@ def _si(v: float) -> str:
         if abs(v) >= scale:
             return f"{v / scale:.2f}{suffix}"
     return f"{v:.0f}"
+
+
+def _signed_pct(v: float) -> str:
+    return f"{100 * v:+.1f}"
 
 
 def _mib(v: float) -> str:
@@ -64,8 +68,10 @@ METRICS = (
     Metric("val_accuracy", "val acc %", "higher", _pct),
     Metric("retrain_test_accuracy", "retrain test acc %", "higher", _pct),
     Metric("params", "params", None, _si),
-    Metric("flops", "FLOPs", None, _si),
+    Metric("flops", "mult-adds", None, _si),
     Metric("latency_ms", "latency ms", None, _plain),
+    Metric("predicted_latency_ms", "predicted ms", None, _plain),
+    Metric("latency_error", "prediction error %", None, _signed_pct),
     Metric("search_seconds", "search s", "lower", _secs),
     Metric("epochs", "epochs", None, _plain),
     Metric("images_per_second", "images/s", "higher", _rate),
@@ -144,7 +150,7 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
     cfg = record.get("shared_config", {})
     data, train, space = cfg.get("data", {}), cfg.get("train", {}), cfg.get("space", {})
     seeds = ", ".join(str(s) for s in settings.get("seeds", []))
-    space_bits = ", ".join(f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes"))
+    space_bits = ", ".join(f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes", "width_mult", "choices"))
     lines = [
         f"Budget: {budget_text(record)}.",
         "val acc %: the final arch with the shared supernet weights (validation split); "
@@ -153,6 +159,11 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
         f"seeds {seeds}, data {data.get('dataset')} (limit={data.get('limit')}, val_size={data.get('val_size')}), "
         f"batch {train.get('batch_size')}, lr {train.get('lr')}→{train.get('lr_min')} cosine.",
     ]
+    limits = {k: v for k, v in cfg.get("constraint", {}).items() if k.startswith("max_") and v is not None}
+    if limits:
+        lines.append("Hardware budget, the same for every strategy: "
+                     + ", ".join(f"constraint.{k}={v:,g}" for k, v in limits.items())
+                     + " (sampling strategies train and return only architectures inside it).")
     retrain = settings.get("retrain_epochs") or 0
     lines.append(f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."
                  if retrain else "Retraining: none (--retrain-epochs 0).")
@@ -160,7 +171,8 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
     if sets:
         lines.append("Overrides: " + " ".join(f"{k}={json.dumps(v)}" for k, v in sets.items()) + ".")
     lines.append("mean ± std over seeds; best highlighted: higher accuracy and images/s, lower seconds and memory "
-                 "(params, FLOPs, epochs not ranked).")
+                 "(params, mult-adds, latencies, epochs not ranked); latency: measured at batch 1 on the trial's "
+                 "device, predicted by the cost model (prediction error = predicted / measured - 1).")
     return lines
 
 
@@ -184,7 +196,7 @@ def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
 
 
 TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
-              "search_seconds",
+              "predicted_latency_ms", "latency_error", "search_seconds",
               "epochs", "images_per_second", "peak_memory_bytes")
 
 
