@@ -195,6 +195,16 @@ class Budget:
         """Each limited cost's expectation under ``weights`` ([num_decisions, max_choices]) and its limit."""
         return [CostTerm(m, t.expected(weights), self.limits[m]) for m, t in self.tables.items()]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The measured latency table, so a resumed run keeps the predictions it started with."""
+        table = self.tables.get("latency_us")
+        return {} if table is None else {"latency_us": {"base": table.base, "values": table.values.clone()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if "latency_us" in state and "latency_us" in self.tables:
+            saved = state["latency_us"]
+            self.tables["latency_us"] = CostTable("latency_us", float(saved["base"]), torch.as_tensor(saved["values"]))
+
     def check(self, arch: Arch) -> None:
         """The final architecture, counted exactly (latency: predicted), must fit; one line naming the excess otherwise."""
         if not self.limits:

@@ -39,7 +39,8 @@ class SupernetJob(Job):
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))
-        self._latency: list[CostModel | None] = []
+        self._latency: CostModel | None = None
+        self._latency_fitted = False
         budget = Budget(self.config, self.space, self.latency_model)
         self.ctx = EngineContext(
             self.config, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
@@ -49,9 +50,10 @@ class SupernetJob(Job):
 
     def latency_model(self) -> CostModel | None:
         """The run's latency predictor, fitted on first use (a lookup table measures the space's blocks then)."""
-        if not self._latency:
-            self._latency.append(latency_model(self.config, self.space, self.device, self.registry))
-        return self._latency[0]
+        if not self._latency_fitted:
+            self._latency = latency_model(self.config, self.space, self.device, self.registry)
+            self._latency_fitted = True
+        return self._latency
 
     def start_epoch(self, progress: Progress) -> float:
         """Set this epoch's learning rate (cosine over the budget) and return it."""
@@ -65,6 +67,7 @@ class SupernetJob(Job):
     def save_state(self, ckpt: Checkpoint) -> None:
         ckpt.put_module("supernet", self.supernet.state_dict())
         ckpt.put_nested("optimizer", self.optimizer.state_dict())
+        ckpt.put_nested("budget", self.ctx.budget.state_dict())
         ckpt.meta["step"] = self.ctx.step
 
     def load_state(self, ckpt: Checkpoint) -> None:
@@ -75,6 +78,7 @@ class SupernetJob(Job):
                 f"unexpected {result.unexpected_keys[:3]}"
             )
         self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+        self.ctx.budget.load_state_dict(ckpt.nested("budget"))
         self.ctx.step = int(ckpt.meta.get("step", 0))
 
 
