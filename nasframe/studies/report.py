@@ -34,10 +34,6 @@ def _si(v: float) -> str:
     return f"{v:.0f}"
 
 
-def _signed_pct(v: float) -> str:
-    return f"{100 * v:+.1f}"
-
-
 def _mib(v: float) -> str:
     return f"{v / 2**20:,.0f}"
 
@@ -71,7 +67,7 @@ METRICS = (
     Metric("flops", "mult-adds", None, _si),
     Metric("latency_ms", "latency ms", None, _plain),
     Metric("predicted_latency_ms", "predicted ms", None, _plain),
-    Metric("latency_error", "prediction error %", None, _signed_pct),
+    Metric("latency_error", "prediction error %", None, lambda v: f"{100 * v:.1f}"),
     Metric("search_seconds", "search s", "lower", _secs),
     Metric("epochs", "epochs", None, _plain),
     Metric("images_per_second", "images/s", "higher", _rate),
@@ -162,7 +158,7 @@ def bench_caption(record: Mapping[str, Any]) -> list[str]:
     limits = {k: v for k, v in cfg.get("constraint", {}).items() if k.startswith("max_") and v is not None}
     if limits:
         lines.append("Hardware budget, the same for every strategy: "
-                     + ", ".join(f"constraint.{k}={v:,g}" for k, v in limits.items())
+                     + ", ".join(f"constraint.{k}={v:,}" for k, v in limits.items())
                      + " (sampling strategies train and return only architectures inside it).")
     retrain = settings.get("retrain_epochs") or 0
     lines.append(f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."
