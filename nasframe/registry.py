@@ -11,12 +11,14 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 import pluggy
 
 from nasframe.data import data_info
+from nasframe.interfaces import __version__
 from nasframe.interfaces import hooks as hookspecs
 from nasframe.interfaces.cost_model import CostModel
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.space import DataInfo, SearchSpace
 from nasframe.interfaces.strategy import Strategy
+from nasframe.measure import latency_table
 
 ENTRY_POINT_GROUP = "nasframe"
 BUILTIN_DISTRIBUTION = "nasframe"
@@ -182,6 +184,9 @@ def load_registry() -> Registry:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     registry = Registry(pm)
+    # The lookup latency table is part of the core (measure/), not a plugin: registered here, like a
+    # plugin's cost model, so that a run always has the default `cost.model`.
+    registry.add_plugin(latency_table, "lookup_latency", BUILTIN_DISTRIBUTION, __version__)
     allowed = _allowed_plugins()
     eps = sorted(
         metadata.entry_points(group=ENTRY_POINT_GROUP),

@@ -133,3 +133,18 @@ def test_proxyless_with_a_latency_budget_returns_an_architecture_inside_it(tmp_p
     assert summary["predicted_latency_ms"] <= 1e6 and summary["latency_ms"] > 0
     events = (tmp_path / "run" / "events.jsonl").read_text()
     assert "expected_latency_us" in events
+
+
+@pytest.mark.parametrize("space_name", ["mbconv", "darts"])
+def test_nasframe_run_proxyless_tiny_on_both_spaces(tmp_path, cifar_dir, space_name):
+    from click.testing import CliRunner
+
+    from nasframe.cli import _load_commands, cli
+
+    _load_commands()
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", "--strategy", "proxyless", "--space", space_name, "--preset", "tiny",
+                                      "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out),
+                                      "--set", "data.limit=96", "--set", "train.batch_size=16"])
+    assert result.exit_code == 0, result.output
+    assert (out / "arch.json").exists() and (out / "summary.json").exists()

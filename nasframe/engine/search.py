@@ -11,7 +11,7 @@ from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import cosine_lr
 from nasframe.interfaces.cost_model import CostModel
-from nasframe.interfaces.errors import CheckpointError, NasframeError
+from nasframe.interfaces.errors import CheckpointError, ConfigError, NasframeError
 from nasframe.interfaces.space import Arch, ArchLike
 from nasframe.interfaces.strategy import Strategy
 from nasframe.measure.cost import count_params, describe_network
@@ -41,6 +41,9 @@ class SupernetJob(Job):
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))
         self._latency: CostModel | None = None
         self._latency_fitted = False
+        if self.world.active and self.config["constraint"].get("max_latency_ms") and not self.config["cost"].get("table"):
+            raise ConfigError("a data-parallel run under constraint.max_latency_ms needs one latency table for every "
+                              "rank: measure it with `nasframe latency` and pass --set cost.table=FILE")
         budget = Budget(self.config, self.space, self.latency_model)
         self.ctx = EngineContext(
             self.config, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
