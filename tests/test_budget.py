@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from nasframe import DataInfo, NasframeError
 from nasframe.config import resolve
-from nasframe.engine.budget import Budget, counted_tables
+from nasframe.engine.budget import Budget
 from nasframe.measure.cost import arch_cost
+from nasframe.measure.counted_tables import counted_tables
 from nasframe.registry import get_registry
 from nasframe.testing import iter_pairs, tiny_search
 
