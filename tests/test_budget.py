@@ -103,3 +103,36 @@ def test_latency_command_writes_a_table_that_a_run_reads(tmp_path, cifar_dir):
     with pytest.raises(NasframeError, match="width_mult"):
         tiny_search("mdenas", "mbconv", tmp_path / "other", data_dir=cifar_dir,
                     sets={**SMALL, "cost.table": str(table), "space.width_mult": 0.5})
+
+
+CONSTANT_MODEL = """
+import nasframe
+
+class Constant(nasframe.CostModel):
+    name = "constant"
+
+    def fit(self, space, device, batch_size):
+        self.space = space
+        return True
+
+    def predict_us(self, arch):
+        return 1000.0 + 10.0 * sum(arch.values())
+
+@nasframe.hookimpl
+def register_cost_models(register):
+    register(Constant)
+"""
+
+
+def test_a_third_party_latency_predictor_plugs_in_through_the_hook(tmp_path, cifar_dir):
+    from nasframe.testing import install_plugin, plugin_path
+
+    root = install_plugin(tmp_path / "site", "nasframe-constant", {"constant": "constant_model"},
+                          {"constant_model": CONSTANT_MODEL})
+    with plugin_path(root):
+        assert get_registry().cost_models["constant"].distribution == "nasframe-constant"
+        summary = tiny_search("random", "darts", tmp_path / "run", data_dir=cifar_dir,
+                              sets={**SMALL, "cost.model": "constant"})
+    space = tiny_space("darts")
+    arch = space.arch_from_json(summary["arch"])
+    assert summary["predicted_latency_ms"] == pytest.approx((1000 + 10 * sum(arch.values())) / 1000, abs=6e-4)
