@@ -136,3 +136,21 @@ def test_a_third_party_latency_predictor_plugs_in_through_the_hook(tmp_path, cif
     space = tiny_space("darts")
     arch = space.arch_from_json(summary["arch"])
     assert summary["predicted_latency_ms"] == pytest.approx((1000 + 10 * sum(arch.values())) / 1000, abs=6e-4)
+
+
+def test_a_latency_budget_resumes_with_the_table_it_was_measured_with(tmp_path, cifar_dir):
+    from nasframe.engine.search import SearchJob
+    from nasframe.storage import checkpoint as ckpt_io
+
+    summary = tiny_search("mdenas", "mbconv", tmp_path / "run", data_dir=cifar_dir,
+                          sets={**SMALL, "constraint.max_latency_ms": 1e4})
+    assert summary["predicted_latency_ms"] <= 1e4
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config.pop("versions")
+    saved = ckpt_io.load(tmp_path / "run" / "checkpoint.safetensors")
+    table = saved.nested("budget")["latency_us"]
+    job = SearchJob(config)
+    job.setup()  # measures a table of its own on this machine, which the checkpoint then replaces
+    job.load_state(saved)
+    restored = job.ctx.budget.tables["latency_us"]
+    assert torch.equal(restored.values, table["values"]) and restored.base == table["base"]
