@@ -52,9 +52,13 @@ class ToySupernet(nasframe.Supernet):
         super().__init__()
         self.values = nn.Parameter(torch.tensor(values))
 
-    def forward(self, x, arch, gates=None):
+    def forward(self, x, arch, gates=None, probe=None):
         gates = torch.ones(2) if gates is None else gates
-        s = sum(gates[d] * self.values[d, arch[f"d{d}"]] for d in range(2))
+        if probe is None:
+            s = sum(gates[d] * self.values[d, arch[f"d{d}"]] for d in range(2))
+        else:  # the probe path's value enters at its own gate (0), without a graph through the weights
+            s = sum(gates[d, 0] * self.values[d, arch[f"d{d}"]] + gates[d, 1] * self.values[d, probe[f"d{d}"]].detach()
+                    for d in range(2))
         return torch.stack([s, torch.zeros(())]).expand(len(x), 2)
 
 
@@ -63,8 +67,8 @@ def toy_strategy(mode="full"):
     supernet = space.build_supernet()
     loss_fn = nn.CrossEntropyLoss()
 
-    def forward_loss(batch, arch, amp=True, gates=None):
-        logits = supernet(batch[0], arch, gates)
+    def forward_loss(batch, arch, amp=True, gates=None, probe=None):
+        logits = supernet(batch[0], arch, gates, probe)
         return loss_fn(logits, batch[1]), logits
 
     ctx = SimpleNamespace(supernet=supernet, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0),
@@ -88,7 +92,7 @@ def test_architecture_gradient_on_a_toy_space_matches_the_hand_computed_value():
     with torch.no_grad():  # p(d0) = (3/4, 1/4), p(d1) = (1/2, 1/2)
         strategy.alpha.copy_(torch.tensor([[math.log(3.0), 0.0], [0.0, 0.0]]))
     arch = {"d0": 1, "d1": 0}
-    strategy.binarize = lambda: (arch, nasframe.masked_softmax(strategy.alpha.detach(), strategy.mask))
+    strategy.binarize = lambda: (arch, nasframe.masked_softmax(strategy.alpha.detach(), strategy.mask), None)
     batch = (torch.zeros(1, 1), torch.zeros(1, dtype=torch.long))
     (grad,) = strategy.arch_gradients(batch, batch)
     # s = 2 + 3 = 5, L = log(1 + e^-5), dL/ds = -1 / (1 + e^5); dL/dg0 = 2 dL/ds, dL/dg1 = 3 dL/ds
@@ -97,6 +101,27 @@ def test_architecture_gradient_on_a_toy_space_matches_the_hand_computed_value():
     # decision 0, path 1 active (p_a = 1/4): dL/dα_0j = g0 * 1/4 * (δ_j1 - p_j) = g0 * (-3/16, 3/16)
     # decision 1, path 0 active (p_a = 1/2): dL/dα_1j = g1 * 1/2 * (δ_j0 - p_j) = g1 * (1/4, -1/4)
     expected = torch.tensor([[-3 / 16 * g0, 3 / 16 * g0], [g1 / 4, -g1 / 4]])
+    torch.testing.assert_close(grad, expected)
+
+
+def test_two_path_gradient_on_a_toy_space_matches_the_hand_computed_value():
+    strategy = toy_strategy("two")
+    with torch.no_grad():  # with two choices the pair is the whole row: p' = p = (3/4, 1/4) and (1/2, 1/2)
+        strategy.alpha.copy_(torch.tensor([[math.log(3.0), 0.0], [0.0, 0.0]]))
+    arch, other = {"d0": 1, "d1": 0}, {"d0": 0, "d1": 1}
+    probs = nasframe.masked_softmax(strategy.alpha.detach(), strategy.mask)
+    strategy.binarize = lambda: (arch, probs, other)
+    batch = (torch.zeros(1, 1), torch.zeros(1, dtype=torch.long))
+    (grad,) = strategy.arch_gradients(batch, batch)
+    # s = 2 + 3 = 5 (the probes enter at gate 0); dL/ds = -1 / (1 + e^5); every dL/dg_j = VALUES[d][j] * dL/ds
+    ds = -1 / (1 + math.exp(5))
+    g = torch.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=torch.float64) * ds
+    p = torch.tensor([[0.75, 0.25], [0.5, 0.5]], dtype=torch.float64)
+    # dL/dα_i = Σ_j g_j p_j (δ_ij − p_i): row 0: Σ_j g_j p_j = (0.75 + 0.5) ds = 1.25 ds, row 1: (1.5 − 0.5) ds = ds
+    expected = torch.stack([
+        torch.stack([g[0, 0] * p[0, 0] - p[0, 0] * 1.25 * ds, g[0, 1] * p[0, 1] - p[0, 1] * 1.25 * ds]),
+        torch.stack([g[1, 0] * p[1, 0] - p[1, 0] * ds, g[1, 1] * p[1, 1] - p[1, 1] * ds]),
+    ]).float()
     torch.testing.assert_close(grad, expected)
 
 
@@ -121,6 +146,10 @@ def test_gates_of_one_leave_a_supernet_unchanged_and_reach_every_computed_path(s
     out = supernet(x, arch, gates)
     torch.testing.assert_close(out, supernet(x, arch), rtol=0, atol=0)
     (grad,) = torch.autograd.grad(out.square().sum(), gates)
+    probe = space.sample(torch.Generator().manual_seed(3))
+    gates2 = torch.zeros(len(space.decisions), 2)
+    gates2[:, 0] = 1
+    torch.testing.assert_close(supernet(x, arch, gates2, probe), supernet(x, arch), rtol=0, atol=0)
     names = space.choice_names(arch)
     silent = [i for i, d in enumerate(space.decisions) if names[d.name] in ("skip", "none")]
     assert all(grad[i] == 0 for i in silent)

@@ -62,11 +62,13 @@ class EngineContext:
         return len(self.data.train)
 
     def forward_loss(
-        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None
+        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        probe: Arch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         with autocast(self.device, {**self.config["train"], "amp": amp and self.config["train"].get("amp", True)}):
-            logits = self.supernet(x, arch) if gates is None else self.supernet(x, arch, gates)
+            extra = () if gates is None else (gates,) if probe is None else (gates, probe)
+            logits = self.supernet(x, arch, *extra)
             loss = self.loss_fn(logits.float() if logits.dtype in HALF else logits, y)
         return loss, logits
 

@@ -70,11 +70,13 @@ class SearchContext(Protocol):
     def steps_per_epoch(self) -> int: ...
 
     def forward_loss(
-        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None
+        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        probe: Arch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph (``amp=False``: full precision).
 
-        ``gates`` (``[num_decisions]``, with an Arch) scale each decision's chosen path (see ``nasframe.Supernet``).
+        ``gates`` (``[num_decisions]``, with an Arch) scale each decision's chosen path; with ``probe`` (a second
+        Arch) they are ``[num_decisions, 2]`` and also gate the probe's path (see ``nasframe.Supernet``).
         """
         ...
 

@@ -69,14 +69,18 @@ class Blocks:
 class Supernet(nn.Module):
     """A weight-sharing network whose forward takes the architecture to run.
 
-    ``forward(x, arch, gates)``: with an Arch, ``gates`` (optional, ``[num_decisions]``) multiplies
-    the output of each decision's chosen path by its gate, so ``d loss / d gates`` is how much the
-    loss depends on each path (ProxylessNAS's binary gates). Values are unchanged at gates of 1.
-    A choice without an output of its own (``skip``, ``none``) ignores its gate.
+    ``forward(x, arch, gates, probe)``: with an Arch, ``gates`` (optional, ``[num_decisions]``)
+    multiplies the output of each decision's chosen path by its gate, so ``d loss / d gates`` is how
+    much the loss depends on each path (ProxylessNAS's binary gates); values are unchanged at gates
+    of 1. With ``probe`` (an Arch: a second choice per decision), ``gates`` is ``[num_decisions, 2]``:
+    column 0 gates the chosen path, column 1 the probe's path, which runs without a graph through
+    its own weights and is added (at a gate of 0 values are unchanged), so ``d loss / d gates[:, 1]``
+    is how much the loss depends on the probe path too. A choice without an output of its own
+    (``skip``, ``none``) ignores its gate, and a decision whose chosen path has none gets no probe term.
     """
 
     def forward(
-        self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None
+        self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None, probe: Arch | None = None
     ) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -35,13 +35,14 @@ class ProxylessNAS(GradientStrategy):
     (inside the run's budget). Every ``update_arch_every`` steps, once ``warmup_epochs`` epochs are
     done, an architecture step draws a fresh path, runs a validation batch through it with every
     chosen path's output scaled by a binary gate ``g = 1``, and turns ``dL/dg`` into the gradient of
-    ``α`` with :func:`binary_gate_gradient`. Only the sampled path's gate gradient is computed (the
-    released code also runs every other candidate to get theirs; that costs one forward of each
-    candidate per decision, and here a step costs what a single-path step costs); an unsampled
-    path's ``dL/dg`` counts as 0. ``binary_mode``: ``full`` (``p`` over every choice) or ``two``
-    (two candidates drawn from ``p``, the path from their renormalised pair, the gradient over the
-    pair, and after the Adam step the pair's ``α`` shifted to keep their ``logsumexp``, as the
-    released code does). Under a budget the loss carries ``GradientStrategy.cost_loss``'s
+    ``α`` with :func:`binary_gate_gradient`. ``binary_mode``: ``full`` (default; ``p`` over every
+    choice, and only the sampled path's ``dL/dg`` is computed: the released code also runs every other
+    candidate to get theirs, one forward of each candidate per decision, and here a step costs what a
+    single-path step costs; an unsampled path's ``dL/dg`` counts as 0) or ``two`` (the paper's
+    two-path estimate: two candidates drawn from ``p``, the path from their renormalised pair, the
+    other one run alongside without a graph as the supernet's ``probe`` so that both ``dL/dg`` are
+    exact, the gradient over the pair, and after the Adam step the pair's ``α`` shifted to keep
+    their ``logsumexp``, as the released code does). Under a budget the loss carries ``GradientStrategy.cost_loss``'s
     expected-cost term (ProxylessNAS's ``mul#log`` by default) and ``final`` derives inside it.
     Defaults follow the released search code (Adam lr 1e-3, betas (0, 0.999), no weight decay,
     an architecture update every 5 steps).
@@ -76,21 +77,22 @@ class ProxylessNAS(GradientStrategy):
         self.pair: torch.Tensor | None = None
 
     # -- binarisation ---------------------------------------------------------------------------
-    def binarize(self) -> tuple[Arch, torch.Tensor]:
-        """One active path per decision, and the probabilities of the involved paths its gradient uses."""
+    def binarize(self) -> tuple[Arch, torch.Tensor, Arch | None]:
+        """One active path per decision, the probabilities of the involved paths, and (``two``) the pair's other path."""
         gen = self.ctx.generator
         p = masked_softmax(self.alpha.detach(), self.mask).double().cpu()
+        names = [d.name for d in self.space.decisions]
         if self.config["binary_mode"] == "full":
             active = torch.multinomial(p, 1, generator=gen).squeeze(1)
-            probs = p
-        else:
-            self.pair = torch.multinomial(p, 2, replacement=False, generator=gen)
-            pair_p = self.alpha.detach().double().cpu().gather(1, self.pair).softmax(-1)
-            pick = torch.multinomial(pair_p, 1, generator=gen)
-            active = self.pair.gather(1, pick).squeeze(1)
-            probs = torch.zeros_like(p).scatter(1, self.pair, pair_p)
-        arch = {d.name: int(a) for d, a in zip(self.space.decisions, active.tolist())}
-        return arch, probs.to(device=self.alpha.device, dtype=self.alpha.dtype)
+            arch = dict(zip(names, active.tolist()))
+            return arch, p.to(device=self.alpha.device, dtype=self.alpha.dtype), None
+        self.pair = torch.multinomial(p, 2, replacement=False, generator=gen)
+        pair_p = self.alpha.detach().double().cpu().gather(1, self.pair).softmax(-1)
+        pick = torch.multinomial(pair_p, 1, generator=gen)
+        arch = dict(zip(names, self.pair.gather(1, pick).squeeze(1).tolist()))
+        other = dict(zip(names, self.pair.gather(1, 1 - pick).squeeze(1).tolist()))
+        probs = torch.zeros_like(p).scatter(1, self.pair, pair_p)
+        return arch, probs.to(device=self.alpha.device, dtype=self.alpha.dtype), other
 
     def ask(self) -> Arch:
         return self.ctx.sample_feasible(lambda: self.binarize()[0])
@@ -105,12 +107,16 @@ class ProxylessNAS(GradientStrategy):
         return loss
 
     def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
-        arch, probs = self.binarize()
-        index = torch.tensor([arch[d.name] for d in self.space.decisions], device=self.alpha.device)
-        gates = torch.ones(len(index), device=self.alpha.device, dtype=self.alpha.dtype, requires_grad=True)
-        loss, _ = self.ctx.forward_loss(val_batch, arch, gates=gates)
+        """A validation batch through a fresh path with binary gates; ``dL/dg`` of the path (and, ``two``, the pair's other)."""
+        arch, probs, other = self.binarize()
+        paths = [arch] if other is None else [arch, other]
+        index = torch.tensor([[p[d.name] for p in paths] for d in self.space.decisions], device=self.alpha.device)
+        gates = torch.zeros(index.shape, device=self.alpha.device, dtype=self.alpha.dtype)
+        gates[:, 0] = 1.0  # the active path's gate is 1, the other's 0: the forward's values are the path's
+        gates = (gates[:, 0] if other is None else gates).requires_grad_()
+        loss, _ = self.ctx.forward_loss(val_batch, arch, gates=gates, probe=other)
         d_gates, d_alpha = grads_or_zeros(self.cost_loss(loss, self.relaxed()), [gates, self.alpha])
-        gate_grads = torch.zeros_like(probs).scatter(1, index[:, None], d_gates[:, None])
+        gate_grads = torch.zeros_like(probs).scatter(1, index, d_gates.reshape(index.shape))
         return [d_alpha + binary_gate_gradient(gate_grads, probs)]
 
     def arch_step(self, train_batch: Batch, val_batch: Batch) -> None:
