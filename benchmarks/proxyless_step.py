@@ -27,7 +27,8 @@ TARGET = 1.1
 class Contenders:
     def __init__(self, args, device: torch.device) -> None:
         self.sz = timing.sizes(args)
-        self.job = job = timing.search_job("proxyless", self.sz, device, {"strategy.update_arch_every": 1})
+        self.job = job = timing.search_job("proxyless", self.sz, device, {"strategy.update_arch_every": 1,
+                                                                          "strategy.binary_mode": args.binary_mode})
         self.batch = next(iter(job.data.train.epoch(torch.Generator().manual_seed(1))))
         n_archs = args.archs or (1 if args.quick else 3)
         self.archs = [job.strategy.ask() for _ in range(n_archs)]
@@ -56,6 +57,8 @@ def worker(args, device: torch.device) -> None:
 def main() -> None:
     p = timing.parser(__doc__)
     p.add_argument("--archs", type=int, default=None, help="sampled paths to time (default 1 quick, 3 full)")
+    p.add_argument("--binary-mode", choices=("full", "two"), default="full",
+                   help="ProxylessNAS's strategy.binary_mode (two: the pair's other path runs as a probe)")
     args = p.parse_args()
     device = timing.setup(args)
     if args.worker:
@@ -64,9 +67,10 @@ def main() -> None:
     warmup = args.warmup if args.warmup is not None else 2
     c = Contenders(args, device)
     sz = c.sz
-    timing.note(f"ProxylessNAS step: DARTS supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "
-                f"{device}, {torch.get_num_threads()} threads, {len(c.archs)} sampled path(s), "
-                f"median of {repeats} interleaved repeats after {warmup} warm-up; data: {timing.data_dir()[1]}")
+    timing.note(f"ProxylessNAS step (binary_mode {args.binary_mode}): DARTS supernet C={sz['channels']}, "
+                f"{sz['layers']} cells, batch {sz['batch']}, {device}, {torch.get_num_threads()} threads, "
+                f"{len(c.archs)} sampled path(s), median of {repeats} interleaved repeats after {warmup} warm-up; "
+                f"data: {timing.data_dir()[1]}")
     rows, results = [], []
     for i in range(len(c.archs)):
         fns = {name: c.step(name, i) for name in ("proxyless", "single-path")}
@@ -80,7 +84,8 @@ def main() -> None:
                  caption="expected about 2: the architecture step is a second forward and backward of one path")
     del c
     gc.collect()
-    extra = timing.worker_args(args) + (["--archs", str(args.archs)] if args.archs else [])
+    extra = timing.worker_args(args) + (["--archs", str(args.archs)] if args.archs else []) + [
+        "--binary-mode", args.binary_mode]
     mem = {name: timing.run_worker("proxyless_step.py", name, extra) for name in ("proxyless", "single-path")}
     p_, s_ = mem["proxyless"], mem["single-path"]
     ratio = p_["peak_bytes"] / s_["peak_bytes"]
@@ -94,6 +99,7 @@ def main() -> None:
                          f"{timing.verdict(ratio, TARGET, 'le')}")
     payload: dict[str, Any] = {
         "benchmark": "proxyless_step", "mode": "quick" if args.quick else "full", "sizes": sz,
+        "binary_mode": args.binary_mode,
         "env": timing.environment(device), "repeats": repeats, "warmup": warmup, "archs": results,
         "memory": mem, "memory_ratio": ratio, "memory_delta_ratio": delta_ratio, "target": TARGET,
         "met": ratio <= TARGET,
