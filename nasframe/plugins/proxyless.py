@@ -42,8 +42,9 @@ class ProxylessNAS(GradientStrategy):
     two-path estimate: two candidates drawn from ``p``, the path from their renormalised pair, the
     other one run alongside without a graph as the supernet's ``probe`` so that both ``dL/dg`` are
     exact, the gradient over the pair, and after the Adam step the pair's ``α`` shifted to keep
-    their ``logsumexp``, as the released code does). Under a budget the loss carries ``GradientStrategy.cost_loss``'s
-    expected-cost term (ProxylessNAS's ``mul#log`` by default) and ``final`` derives inside it.
+    their ``logsumexp``, as the released code does). Under a budget the loss carries
+    ``GradientStrategy.cost_loss``'s expected-cost term (ProxylessNAS's ``mul#log`` by default) and
+    ``final`` derives inside it.
     Defaults follow the released search code (Adam lr 1e-3, betas (0, 0.999), no weight decay,
     an architecture update every 5 steps).
     """
