@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run all four benchmarks on a CUDA GPU in one short go (a few minutes) and print their tables.
+# Run every benchmark on a CUDA GPU in one short go (a few minutes) and print their tables.
 #
 #   bash benchmarks/gpu_check.sh [OUTDIR]      # from the repository root; JSON results go to OUTDIR
 #
@@ -50,6 +50,8 @@ bench 150 data_pipeline
 bench 180 single_path_step
 bench 180 darts_step --naive-channels-last
 bench 150 search_epoch
+bench 180 proxyless_step
+bench 240 latency_table
 
 echo
 echo "JSON results in ${OUTDIR}/"

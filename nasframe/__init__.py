@@ -12,6 +12,7 @@ from nasframe.interfaces import __version__
 
 _HOMES = {
     "nasframe.interfaces.context": ("Batch", "Batches", "SearchContext", "Splits"),
+    "nasframe.interfaces.cost_model": ("CostModel", "CostTable", "CostTerm"),
     "nasframe.interfaces.decidedness": ("NEAR_TIE_MARGIN", "distribution_metrics", "ranked_choices"),
     "nasframe.interfaces.errors": ("ArchError", "CheckpointError", "ConfigError", "DataError", "NasframeError",
                                    "PluginError"),
@@ -21,8 +22,8 @@ _HOMES = {
     "nasframe.interfaces.hooks": ("hookimpl",),
     "nasframe.interfaces.keys": ("Key",),
     "nasframe.interfaces.meter": ("ClassificationMeter", "LossAccuracy"),
-    "nasframe.interfaces.space": ("Arch", "ArchLike", "Cost", "DataInfo", "Decision", "Relaxed", "SearchSpace",
-                                  "Supernet"),
+    "nasframe.interfaces.space": ("Arch", "ArchLike", "Block", "Blocks", "Cost", "DataInfo", "Decision", "Relaxed",
+                                  "SearchSpace", "Supernet"),
     "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
     "nasframe.interfaces.world": ("World",),
     "nasframe.storage.loading": ("load_model", "load_run"),
@@ -35,10 +36,15 @@ __all__ = [
     "ArchLike",
     "Batch",
     "Batches",
+    "Block",
+    "Blocks",
     "CheckpointError",
     "ClassificationMeter",
     "ConfigError",
     "Cost",
+    "CostModel",
+    "CostTable",
+    "CostTerm",
     "DataError",
     "DataInfo",
     "Decision",
@@ -70,6 +76,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
+    from nasframe.interfaces.cost_model import CostModel, CostTable, CostTerm
     from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
     from nasframe.interfaces.errors import (
         ArchError,
@@ -85,7 +92,18 @@ if TYPE_CHECKING:
     from nasframe.interfaces.hooks import hookimpl
     from nasframe.interfaces.keys import Key
     from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
-    from nasframe.interfaces.space import Arch, ArchLike, Cost, DataInfo, Decision, Relaxed, SearchSpace, Supernet
+    from nasframe.interfaces.space import (
+        Arch,
+        ArchLike,
+        Block,
+        Blocks,
+        Cost,
+        DataInfo,
+        Decision,
+        Relaxed,
+        SearchSpace,
+        Supernet,
+    )
     from nasframe.interfaces.strategy import Strategy, mean_entropy
     from nasframe.interfaces.world import World
     from nasframe.storage.loading import load_model, load_run

@@ -11,12 +11,15 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 import pluggy
 
 from nasframe.data import data_info
+from nasframe.interfaces import __version__
 from nasframe.interfaces import hooks as hookspecs
+from nasframe.interfaces.cost_model import CostModel
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.hooks import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 from nasframe.interfaces.space import DataInfo, SearchSpace
 from nasframe.interfaces.strategy import Strategy
+from nasframe.measure import latency_table
 
 T = TypeVar("T")
 
@@ -62,6 +65,7 @@ class Registry:
     strategies: dict[str, Registered[Strategy]] = field(default_factory=dict)
     spaces: dict[str, Registered[SearchSpace]] = field(default_factory=dict)
     evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
+    cost_models: dict[str, Registered[CostModel]] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Loaded plugin name -> (distribution, version)."""
@@ -70,6 +74,7 @@ class Registry:
         ("register_strategies", "strategy", Strategy, "strategies"),
         ("register_search_spaces", "search space", SearchSpace, "spaces"),
         ("register_evaluators", "evaluator", Evaluator, "evaluators"),
+        ("register_cost_models", "cost model", CostModel, "cost_models"),
     )
 
     def add_plugin(self, module: ModuleType | object, plugin: str, distribution: str, version: str) -> None:
@@ -163,6 +168,9 @@ class Registry:
                 out[name] = {**obj, "space": space}
         return out
 
+    def cost_model(self, name: str) -> type[CostModel]:
+        return self._lookup(self.cost_models, "cost model", name)
+
     def build_space(self, config: Mapping[str, Any], data: DataInfo | None = None) -> SearchSpace:
         """The space a run's config names, sized for ``data`` (by default what the config says of the data set)."""
         return self.space(config["space"]["name"])(own_keys(config["space"]), data or data_info(config))
@@ -185,6 +193,9 @@ def load_registry() -> Registry:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     registry = Registry(pm)
+    # The lookup latency table is part of the core (measure/), not a plugin: registered here, like a
+    # plugin's cost model, so that a run always has the default `cost.model`.
+    registry.add_plugin(latency_table, "lookup_latency", BUILTIN_DISTRIBUTION, __version__)
     allowed = _allowed_plugins()
     eps = sorted(
         metadata.entry_points(group=ENTRY_POINT_GROUP),

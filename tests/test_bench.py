@@ -20,10 +20,11 @@ SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_si
 
 ROW_KEYS = (
     "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
-    "latency_ms", "search_seconds", "selection_seconds", "images_per_second", "peak_memory_bytes", "epochs", "budget",
-    "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
+    "latency_ms", "predicted_latency_ms", "latency_error", "search_seconds", "selection_seconds", "images_per_second",
+    "peak_memory_bytes", "epochs", "budget", "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
 )
 """What every results.jsonl row holds: the contract a report (ours or anyone's) reads."""
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
@@ -281,10 +282,10 @@ def test_report_highlights_only_a_significant_best(tmp_path):
     b = [c.strip() for c in lines[2].split("|")[1:-1]]
     # search s: a is 10 s faster on both seeds (no spread: p = 0), so it is bold; b's higher accuracy
     # (0.5/0.6 vs 0.7/0.9, paired p = 0.126) is within noise, so nothing is bold there
-    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "**11.00 ± 1.41**", "—", "3 ± 0",
-                 "100.0 ± 0.0", "1 ± 0"]
-    # params, FLOPs and epochs are not ranked; images/s and memory are not tested, so never bold
-    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "21.00 ± 1.41", "—", "3 ± 0",
+    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "—", "—", "**11.00 ± 1.41**", "—",
+                 "3 ± 0", "100.0 ± 0.0", "1 ± 0"]
+    # params, multiply-adds, latencies and epochs are not ranked; images/s and memory are not tested, so never bold
+    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "—", "—", "21.00 ± 1.41", "—", "3 ± 0",
                  "100.0 ± 0.0", "1 ± 0"]
     assert "within noise at this budget" in markdown and "a faster than b" in markdown
     budget = invoke("report", out, "--format", "markdown").stdout

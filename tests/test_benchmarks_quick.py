@@ -57,10 +57,22 @@ def test_data_pipeline_quick(tmp_path):
     assert 0 < result["share_of_single_path_step"] < 1
 
 
+@pytest.mark.slow
+def test_proxyless_step_quick(tmp_path):
+    result = run_quick(tmp_path, "proxyless_step")
+    assert result["archs"][0]["proxyless_s"] > 0 and result["memory_ratio"] > 0
+
+
+@pytest.mark.slow
+def test_latency_table_quick(tmp_path):
+    result = run_quick(tmp_path, "latency_table", "--archs", "3")
+    assert len(result["archs"]) == 3 and result["error_vs_median"]["max_abs"] >= 0
+
+
 def test_gpu_check_script_is_valid_bash_and_runs_every_benchmark():
     script = BENCH / "gpu_check.sh"
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
     assert "set -euo pipefail" in text and "--device cuda" in text and "timeout" in text
-    for name in ("single_path_step", "darts_step", "search_epoch", "data_pipeline"):
+    for name in ("single_path_step", "darts_step", "search_epoch", "data_pipeline", "proxyless_step", "latency_table"):
         assert re.search(rf"^bench \d+ {name}\b", text, re.M), f"gpu_check.sh does not run {name}"

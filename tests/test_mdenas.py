@@ -165,7 +165,10 @@ def make(widths: tuple[int, ...] = (3, 2), seed: int = 0, **config: Any) -> MdeN
     space = ToySpace(widths)
     s = MdeNAS(config)
     s.space = space
-    s.ctx = SimpleNamespace(generator=torch.Generator().manual_seed(seed))  # type: ignore[assignment]
+    s.ctx = SimpleNamespace(  # type: ignore[assignment]
+        generator=torch.Generator().manual_seed(seed), sample_feasible=lambda draw: draw(),  # no budget
+        derive=lambda scores: space.derive(space.scores_from_tensor(scores)),
+    )
     s.setup(space, s.ctx)
     return s
 

@@ -82,7 +82,8 @@ def test_registry_finds_the_example_through_its_entry_point(installed):
 def test_mutation_changes_one_decision_and_stays_derivable(installed, space_name):
     space = installed.space(space_name)({}, DataInfo("cifar10", 10, 32))
     strategy = installed.strategy("evolution")({})
-    strategy.space, strategy.ctx = space, types.SimpleNamespace(generator=torch.Generator().manual_seed(0))
+    strategy.space = space
+    strategy.ctx = types.SimpleNamespace(generator=torch.Generator().manual_seed(0), feasible=lambda arch: True)
     strategy.setup(space, strategy.ctx)
     for _ in range(50):
         parent = strategy.genome(space.sample_final(strategy.ctx.generator))

@@ -26,7 +26,8 @@ def on_epoch_end(run, epoch, metrics):
 
 def nasframe_cli(args, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != "NASFRAME_PLUGINS"}
-    env.update(env_extra or {})
+    for key, value in (env_extra or {}).items():  # PYTHONPATH is prepended to, so the checkout under test stays first
+        env[key] = os.pathsep.join(filter(None, [value, env.get(key)])) if key == "PYTHONPATH" else value
     return subprocess.run([sys.executable, "-m", "nasframe", *args], capture_output=True, text=True, env=env)
 
 
@@ -40,7 +41,7 @@ def tensors(path: Path, prefixes=("strategy.", "supernet.", "optimizer.", "rng."
     return {k: v for k, v in load_file(str(path / "checkpoint.safetensors")).items() if k.startswith(prefixes)}
 
 
-@pytest.mark.parametrize("strategy", ["random", "mdenas", "darts"])
+@pytest.mark.parametrize("strategy", ["random", "mdenas", "darts", "proxyless"])
 def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path, cifar_dir, strategy):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert nasframe_cli(search_args(strategy, straight, cifar_dir)).returncode == 0

@@ -9,8 +9,8 @@ import click
 
 from nasframe.interfaces.errors import NasframeError
 
-COMMANDS = {"bench": "bench", "config": "listing", "list": "listing", "rank": "rank", "report": "report",
-            "run": "run", "train": "train"}
+COMMANDS = {"bench": "bench", "config": "listing", "latency": "latency", "list": "listing", "rank": "rank",
+            "report": "report", "run": "run", "train": "train"}
 """Built-in command -> the module of ``nasframe.cli`` that defines it (imported when the command is asked for)."""
 
 USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,

@@ -49,7 +49,7 @@ def list_command() -> None:
     for column in ("kind", "name", "plugin", "distribution", "version"):
         table.add_column(column)
     for kind, entries in (("space", registry.spaces), ("strategy", registry.strategies),
-                          ("evaluator", registry.evaluators)):
+                          ("evaluator", registry.evaluators), ("cost model", registry.cost_models)):
         for name in sorted(entries):
             reg = entries[name]
             table.add_row(kind, name, reg.plugin, reg.distribution, reg.version)

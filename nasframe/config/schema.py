@@ -83,6 +83,18 @@ ENGINE_KEYS: tuple[Key, ...] = (
     Key("train.compile", False, "torch.compile the network trained from scratch"),
     Key("budget.seconds", None, "wall-clock budget of search training in seconds (null: epochs only)", type=float,
         low=0, low_open=True, optional=True),
+    Key("constraint.max_latency_ms", None, "hard limit on the cost model's predicted latency (ms, at cost.batch_size "
+        "on the run's device) of every architecture trained and returned (null: none)", type=float, low=0,
+        low_open=True, optional=True),
+    Key("constraint.max_flops", None, "hard limit on multiply-adds (counted) of every architecture trained and "
+        "returned (null: none)", type=int, low=1, optional=True),
+    Key("constraint.max_params", None, "hard limit on parameters (counted) of every architecture trained and returned "
+        "(null: none)", type=int, low=1, optional=True),
+    Key("constraint.tries", 1000, "draws a budgeted sampler makes before it gives up with one line", low=1),
+    Key("cost.model", "lookup", "latency predictor: a registered cost model (built-in: lookup, a per-block table)"),
+    Key("cost.table", None, "lookup table JSON written by `nasframe latency` (null: measure the space's blocks on the "
+        "run's device when a prediction is first needed)", type=str, optional=True),
+    Key("cost.batch_size", 1, "images per forward pass the latency is predicted for", low=1),
     Key("evaluator.name", "supernet", "the evaluator that scores architectures (see `nasframe list`)"),
 )
 

@@ -1,17 +1,19 @@
 """The engine's SearchContext: the supernet's training step and validation, shared by every strategy."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from nasframe.engine.budget import Budget
 from nasframe.engine.device import autocast
 from nasframe.interfaces.context import Batch, Splits
+from nasframe.interfaces.cost_model import CostTerm
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.feedback import Feedback
 from nasframe.interfaces.meter import ClassificationMeter
-from nasframe.interfaces.space import ArchLike, SearchSpace, Supernet
+from nasframe.interfaces.space import Arch, ArchLike, SearchSpace, Supernet
 from nasframe.interfaces.world import World
 
 HALF = (torch.float16, torch.bfloat16)
@@ -32,6 +34,7 @@ class EngineContext:
         generator: torch.Generator,
         val_generator: torch.Generator,
         world: World = World(),
+        budget: Budget | None = None,
     ) -> None:
         self.config = config
         self.space = space
@@ -44,6 +47,7 @@ class EngineContext:
         self.generator = generator
         self.val_generator = val_generator
         self.world = world
+        self.budget = budget or Budget({"constraint": {}}, space, lambda: None)
         self.epoch = 0
         self.step = 0
         self.loss_fn = nn.CrossEntropyLoss()
@@ -57,10 +61,14 @@ class EngineContext:
     def steps_per_epoch(self) -> int:
         return len(self.data.train)
 
-    def forward_loss(self, batch: Batch, arch: ArchLike, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_loss(
+        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        probe: Arch | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         with autocast(self.device, {**self.config["train"], "amp": amp and self.config["train"].get("amp", True)}):
-            logits = self.supernet(x, arch)
+            extra = () if gates is None else (gates,) if probe is None else (gates, probe)
+            logits = self.supernet(x, arch, *extra)
             loss = self.loss_fn(logits.float() if logits.dtype in HALF else logits, y)
         return loss, logits
 
@@ -86,6 +94,18 @@ class EngineContext:
 
     def evaluate(self, arch: ArchLike, max_batches: int | None = None) -> Feedback:
         return self.evaluator.evaluate(arch, self, max_batches)
+
+    def feasible(self, arch: Arch) -> bool:
+        return self.budget.feasible(arch)
+
+    def sample_feasible(self, draw: Callable[[], Arch]) -> Arch:
+        return self.budget.sample(draw)
+
+    def derive(self, scores: torch.Tensor) -> Arch:
+        return self.budget.derive(scores, self.generator)
+
+    def cost_terms(self, weights: torch.Tensor) -> list[CostTerm]:
+        return self.budget.terms(weights)
 
     def epoch_metrics(self) -> dict[str, float]:
         """The epoch's training loss and accuracy over every rank; the meter starts over."""

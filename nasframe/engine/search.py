@@ -4,12 +4,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import torch
+
 from nasframe.config import Schema
 from nasframe.data import build_data
+from nasframe.engine.budget import Budget, latency_model, latency_report
 from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
-from nasframe.interfaces.errors import CheckpointError
+from nasframe.interfaces.cost_model import CostModel
+from nasframe.interfaces.errors import CheckpointError, ConfigError, NasframeError
 from nasframe.interfaces.space import Arch, ArchLike
 from nasframe.interfaces.strategy import Strategy
 from nasframe.measure.cost import count_params, describe_network
@@ -40,11 +44,24 @@ class SupernetJob(Job):
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))
+        self._latency: CostModel | None = None
+        self._latency_fitted = False
+        if self.world.active and self.config["constraint"].get("max_latency_ms") and not self.config["cost"].get("table"):
+            raise ConfigError("a data-parallel run under constraint.max_latency_ms needs one latency table for every "
+                              "rank: measure it with `nasframe latency` and pass --set cost.table=FILE")
+        budget = Budget(self.config, self.space, self.latency_model)
         self.ctx = EngineContext(
             self.config, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
-            self.generators["strategy"], self.generators["val"], self.world,
+            self.generators["strategy"], self.generators["val"], self.world, budget,
         )
         self.supernet_params = count_params(self.supernet)
+
+    def latency_model(self) -> CostModel | None:
+        """The run's latency predictor, fitted on first use (a lookup table measures the space's blocks then)."""
+        if not self._latency_fitted:
+            self._latency = latency_model(self.config, self.space, self.device, self.registry)
+            self._latency_fitted = True
+        return self._latency
 
     def start_epoch(self, progress: Progress) -> float:
         """Set this epoch's learning rate (``train.schedule`` over the budget) and return it."""
@@ -57,6 +74,7 @@ class SupernetJob(Job):
     def save_state(self, ckpt: Checkpoint) -> None:
         ckpt.put_module("supernet", self.supernet.state_dict())
         ckpt.put_nested("optimizer", self.optimizer.state_dict())
+        ckpt.put_nested("budget", self.ctx.budget.state_dict())
         ckpt.meta["step"] = self.ctx.step
 
     def load_state(self, ckpt: Checkpoint) -> None:
@@ -67,6 +85,7 @@ class SupernetJob(Job):
                 f"unexpected {result.unexpected_keys[:3]}"
             )
         self.optimizer.load_state_dict(ckpt.nested("optimizer"))
+        self.ctx.budget.load_state_dict(ckpt.nested("budget"))
         self.ctx.step = int(ckpt.meta.get("step", 0))
 
 
@@ -102,6 +121,11 @@ class SearchJob(SupernetJob):
         for i, batch in enumerate(self.data.train.epoch(self.generators["data"])):
             if arch is None or not per_epoch:
                 arch = strategy.ask()
+                if isinstance(arch, dict) and not ctx.feasible(arch):
+                    raise NasframeError(
+                        f"strategy {strategy.name!r} asked to train an architecture outside {ctx.budget.describe()}; "
+                        "a strategy draws inside the budget with ctx.sample_feasible (docs/plugins.md)"
+                    )
             strategy.train_step(batch, arch)
             ctx.step += 1
             if step_feedback:
@@ -135,10 +159,18 @@ class SearchJob(SupernetJob):
         arch: Arch = self.strategy.final()  # may draw from the strategy generator (derive's ties): after the last checkpoint
         selection_seconds = time.perf_counter() - start  # random search screens its candidates here
         self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
+        budget = self.ctx.budget
+        projected = not budget.feasible(arch)
+        if projected:  # a strategy that ignored the budget: the nearest derivable architecture inside it
+            arch = budget.derive(torch.nn.functional.one_hot(
+                torch.tensor([arch[d.name] for d in self.space.decisions]), self.space.max_choices).double())
+        budget.check(arch)
         arch_json = self.space.arch_to_json(arch)
         rundir.write_json(rundir.arch, arch_json)
         feedback = self.ctx.evaluate(arch)
-        network = describe_network(self.space.build_child(arch), self.space.data, self.device)
+        network = describe_network(self.space.build_child(arch), self.space.data, self.device,
+                                   int(self.config["cost"]["batch_size"]))
+        network.update(latency_report(self.latency_model(), arch, network["latency_ms"]))
         images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in events)
         return {
             "space": self.space.name,
@@ -156,4 +188,6 @@ class SearchJob(SupernetJob):
             "peak_memory_bytes": peak_memory_bytes(self.device),
             "budget": {"epochs": self.num_epochs, "seconds": self.config["budget"].get("seconds")},
             "strategy_metrics": self.strategy.metrics(),
+            "constraint": {**{k: v for k, v in self.config["constraint"].items() if k != "tries"},
+                           "projected": projected},
         }

@@ -10,6 +10,7 @@ from torch import nn
 
 from nasframe.config import Schema, resolve
 from nasframe.data import DataModule, build_data
+from nasframe.engine.budget import latency_model, latency_report
 from nasframe.engine.device import autocast
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
@@ -74,7 +75,8 @@ class TrainJob(Job):
 
     def __init__(self, config: dict[str, Any], registry: Registry | None = None) -> None:
         super().__init__(config)
-        self.space = (registry or get_registry()).build_space(config)
+        self.registry = registry or get_registry()
+        self.space = self.registry.build_space(config)
         self.arch: Arch = self.space.arch_from_json(config["arch"])
         self.data: DataModule | None = None
 
@@ -156,10 +158,13 @@ class TrainJob(Job):
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
         rundir.write_file(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
         last = events[-1] if events else {}
+        network = describe_network(self.model, self.space.data, self.device, int(self.config["cost"]["batch_size"]))
+        predictor = latency_model(self.config, self.space, self.device, self.registry)
+        network.update(latency_report(predictor, self.arch, network["latency_ms"]))
         return {
             "space": self.space.name,
             "arch": self.space.arch_to_json(self.arch),
-            **describe_network(self.model, self.space.data, self.device),
+            **network,
             "test_accuracy": last.get("test_accuracy"),
             "test_loss": last.get("test_loss"),
             "epochs": len(events),

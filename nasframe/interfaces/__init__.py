@@ -1,3 +1,3 @@
-"""The plugin contract: SearchSpace, Strategy, Evaluator, the SearchContext they see, hooks and errors."""
+"""The plugin contract: SearchSpace, Strategy, Evaluator, CostModel, the SearchContext they see, hooks and errors."""
 
 __version__ = "0.1.0"

@@ -1,12 +1,13 @@
 """The SearchContext a strategy and an evaluator see: the engine's side of the plugin contract."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
+from nasframe.interfaces.cost_model import CostTerm
 from nasframe.interfaces.feedback import Feedback
-from nasframe.interfaces.space import ArchLike, DataInfo, SearchSpace, Supernet
+from nasframe.interfaces.space import Arch, ArchLike, DataInfo, SearchSpace, Supernet
 from nasframe.interfaces.world import World
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -68,8 +69,15 @@ class SearchContext(Protocol):
     @property
     def steps_per_epoch(self) -> int: ...
 
-    def forward_loss(self, batch: Batch, arch: ArchLike, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph (``amp=False``: full precision)."""
+    def forward_loss(
+        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        probe: Arch | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph (``amp=False``: full precision).
+
+        ``gates`` (``[num_decisions]``, with an Arch) scale each decision's chosen path; with ``probe`` (a second
+        Arch) they are ``[num_decisions, 2]`` and also gate the probe's path (see ``nasframe.Supernet``).
+        """
         ...
 
     def train_weights(self, batch: Batch, arch: ArchLike) -> torch.Tensor:
@@ -82,4 +90,21 @@ class SearchContext(Protocol):
 
     def evaluate(self, arch: ArchLike, max_batches: int | None = None) -> Feedback:
         """Validation feedback for ``arch`` from the run's evaluator (``evaluator.name``)."""
+        ...
+
+    def feasible(self, arch: Arch) -> bool:
+        """Whether ``arch`` fits the run's ``constraint.*`` budget (always, without one)."""
+        ...
+
+    def sample_feasible(self, draw: Callable[[], Arch]) -> Arch:
+        """The first draw of ``draw()`` that fits the budget; after ``constraint.tries`` misses, a one-line error."""
+        ...
+
+    def derive(self, scores: torch.Tensor) -> Arch:
+        """``space.derive`` of ``[num_decisions, max_choices]`` scores, moved inside the budget if it is outside;
+        exact ties are a draw from ``generator`` (the strategy's stream, see ``nasframe.ranked_choices``)."""
+        ...
+
+    def cost_terms(self, weights: torch.Tensor) -> list[CostTerm]:
+        """Per budgeted cost, its expectation under ``weights`` (differentiable) and the limit: a gradient strategy's cost loss."""
         ...

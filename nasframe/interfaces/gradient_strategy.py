@@ -10,6 +10,7 @@ the shared weights on the training batch with the relaxed forward. A subclass im
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -33,11 +34,16 @@ def masked_softmax(alpha: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return alpha.masked_fill(~mask, float("-inf")).softmax(-1)
 
 
+COST_LOSSES = ("mul#log", "add#linear")
+"""``strategy.cost_loss``: ProxylessNAS's multiplicative log term, or an additive linear one (see ``cost_loss``)."""
+
+
 class GradientStrategy(Strategy):
     """Base of relaxed, gradient-based strategies: ``alpha`` + an arch optimizer + a bilevel ``train_step``.
 
     Reads ``strategy.arch_lr``, ``arch_beta1``, ``arch_beta2``, ``arch_weight_decay`` (Adam on the
-    architecture parameters) and ``init_scale`` (``alpha = init_scale * N(0, 1)`` drawn from
+    architecture parameters), ``cost_loss``, ``cost_alpha``, ``cost_beta``, ``cost_lambda`` (the
+    budget's term in the architecture loss, see ``cost_loss``) and ``init_scale`` (``alpha = init_scale * N(0, 1)`` drawn from
     ``ctx.generator``). ``alpha`` lives on ``ctx.device`` in the supernet's dtype; entries outside
     ``space.choice_mask`` stay 0 and are masked out of the softmax, so they never get weight.
 
@@ -54,6 +60,11 @@ class GradientStrategy(Strategy):
         Key("arch_beta2", 0.999, "Adam beta2 of the architecture parameters", low=0, high=1, high_open=True),
         Key("arch_weight_decay", 1e-3, "Adam weight decay of the architecture parameters", low=0, high=1),
         Key("init_scale", 1e-3, "alpha starts as init_scale * N(0, 1)", low=0),
+        Key("cost_loss", "mul#log", "budget term of the arch loss: mul#log (ProxylessNAS) or add#linear",
+            choices=COST_LOSSES),
+        Key("cost_alpha", 0.2, "mul#log: the loss is scaled by cost_alpha", low=0, low_open=True),
+        Key("cost_beta", 0.3, "mul#log: exponent of log(expected cost) / log(limit)", low=0),
+        Key("cost_lambda", 0.1, "add#linear: weight of (expected cost - limit) / limit", low=0),
     )
 
     alpha: torch.Tensor
@@ -97,6 +108,24 @@ class GradientStrategy(Strategy):
     def ask(self) -> ArchLike:
         return self.relaxed().detach()
 
+    def cost_loss(self, loss: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``loss`` with ProxylessNAS's cost term for every budgeted cost (docs/algorithms.md#cost-terms).
+
+        ``E`` is the cost's expectation under ``weights`` and ``ref`` the budget's limit:
+        ``mul#log`` (default) is ``cost_alpha · loss · Π (log E / log ref)^cost_beta``, ``add#linear`` is
+        ``loss + Σ cost_lambda · (E − ref) / ref``. Without a budget the loss is unchanged.
+        """
+        terms = self.ctx.cost_terms(weights)
+        if not terms:
+            return loss
+        if self.config["cost_loss"] == "add#linear":
+            lam = self.config["cost_lambda"]
+            return loss + sum(lam * (t.expected - t.limit) / t.limit for t in terms)
+        alpha, beta = self.config["cost_alpha"], self.config["cost_beta"]
+        for t in terms:
+            loss = loss * (torch.log(t.expected) / math.log(t.limit)) ** beta
+        return alpha * loss
+
     # -- the bilevel step -----------------------------------------------------------------------
     def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         """Gradients for ``arch_parameters()``; the supernet weights must be unchanged on return."""
@@ -120,12 +149,16 @@ class GradientStrategy(Strategy):
 
     # -- result, metrics, state -----------------------------------------------------------------
     def final(self) -> Arch:
-        """``derive`` of the scores; exact ties are a draw from the strategy generator."""
-        return self.space.derive(self.space.scores_from_tensor(self.scores()), self.ctx.generator)
+        """``derive`` of the scores inside the budget; exact ties are a draw from the strategy generator."""
+        return self.ctx.derive(self.scores())
 
     def metrics(self) -> dict[str, Any]:
-        """How decided the relaxed weights are, and ``samples``: the arch steps they learned from."""
-        return {**distribution_metrics(self.space, self.relaxed()), "samples": int(self.ctx.step)}
+        """How decided the relaxed weights are, ``samples`` (the arch steps they learned from), and the
+        expectation of every budgeted cost under them."""
+        with torch.no_grad():
+            weights = self.relaxed()
+            expected = {f"expected_{t.metric}": float(t.expected) for t in self.ctx.cost_terms(weights)}
+        return {**distribution_metrics(self.space, weights), "samples": int(self.ctx.step), **expected}
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}

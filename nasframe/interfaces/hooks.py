@@ -30,6 +30,11 @@ def register_evaluators(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_cost_models(register: Callable[[type], None]) -> None:
+    """Call ``register(CostModelSubclass)`` for every latency predictor the plugin provides."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``nasframe`` command group."""
 

@@ -55,10 +55,42 @@ class Cost:
     flops: int
 
 
-class Supernet(nn.Module):
-    """A weight-sharing network whose forward takes the architecture to run."""
+@dataclass(frozen=True)
+class Block:
+    """A module and the shape of one input to it (no batch dimension): a unit a latency lookup table times."""
 
-    def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:  # pragma: no cover - interface
+    module: nn.Module
+    input_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A network cut into parts whose latencies add up: what every architecture runs, and each choice's own blocks.
+
+    ``choices[d][c]`` are the blocks choice ``c`` of decision ``d`` adds (empty: it costs nothing,
+    like ``skip``).
+    """
+
+    fixed: tuple[Block, ...]
+    choices: tuple[tuple[tuple[Block, ...], ...], ...]
+
+
+class Supernet(nn.Module):
+    """A weight-sharing network whose forward takes the architecture to run.
+
+    ``forward(x, arch, gates, probe)``: with an Arch, ``gates`` (optional, ``[num_decisions]``)
+    multiplies the output of each decision's chosen path by its gate, so ``d loss / d gates`` is how
+    much the loss depends on each path (ProxylessNAS's binary gates); values are unchanged at gates
+    of 1. With ``probe`` (an Arch: a second choice per decision), ``gates`` is ``[num_decisions, 2]``:
+    column 0 gates the chosen path, column 1 the probe's path, which runs without a graph through
+    its own weights and is added (at a gate of 0 values are unchanged), so ``d loss / d gates[:, 1]``
+    is how much the loss depends on the probe path too. A choice without an output of its own
+    (``skip``, ``none``) ignores its gate, and a decision whose chosen path has none gets no probe term.
+    """
+
+    def forward(
+        self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None, probe: Arch | None = None
+    ) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -138,6 +170,10 @@ class SearchSpace(Configurable, ABC):
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
         return {}
+
+    def cost_blocks(self) -> Blocks | None:
+        """The child networks cut into blocks whose costs add up (latency lookup tables, per-choice counts); None: cannot say."""
+        return None
 
     def sample(self, generator: torch.Generator) -> Arch:
         """A uniform draw over every decision's choices (the single-path training distribution)."""

@@ -30,12 +30,26 @@ def measure_latency(
     """
     if batch_size < 1 or warmup < 0 or repeats < 1:
         raise ValueError("measure_latency needs batch_size >= 1, warmup >= 0 and repeats >= 1")
+    shape = (batch_size, data.channels, data.image_size, data.image_size)
+    return time_forward(model, shape, device, warmup, repeats, amp=amp, channels_last=channels_last)
+
+
+def time_forward(
+    model: nn.Module,
+    shape: tuple[int, ...],
+    device: torch.device | str,
+    warmup: int,
+    repeats: int,
+    *,
+    amp: bool = False,
+    channels_last: bool = False,
+) -> float:
+    """Median seconds of ``model`` on a random input of ``shape`` (what ``measure_latency`` times, for any module)."""
     device = torch.device(device)
     cuda = device.type == "cuda"
     model.to(device)
-    shape = (batch_size, data.channels, data.image_size, data.image_size)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)  # leaves the run's RNG alone
-    if channels_last:
+    if channels_last and x.dim() == 4:
         model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and cuda else contextlib.nullcontext()

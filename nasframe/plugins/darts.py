@@ -17,6 +17,9 @@ from nasframe import Batch, GradientStrategy, Key, grads_or_zeros
 class Darts(GradientStrategy):
     """DARTS (docs/algorithms.md#darts-first-and-second-order): ``strategy.order`` 1 (default) is ∇α L_val(w, α); 2 unrolled.
 
+    Under a budget, L_val carries the expected-cost term of ``GradientStrategy.cost_loss`` (the
+    expectation of multiply-adds, parameters or predicted latency under softmax(α)).
+
     Second order: virtual step ``w' = w - ξ(μ·momentum + ∇w L_train(w, α) + λw)`` with ξ the weight
     optimizer's current lr (``ctx.lr``), μ and λ its momentum and weight decay and the momentum
     buffer from its state (zero before the first step); then
@@ -44,7 +47,7 @@ class Darts(GradientStrategy):
     def arch_gradients(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         if self.config["order"] == 1:
             loss, _ = self.ctx.forward_loss(val_batch, self.relaxed())
-            return grads_or_zeros(loss, [self.alpha])
+            return grads_or_zeros(self.cost_loss(loss, self.relaxed()), [self.alpha])
         return [self.unrolled_gradient(train_batch, val_batch)]
 
     def _weights(self) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
@@ -75,7 +78,7 @@ class Darts(GradientStrategy):
                     p.sub_(xi * step)
             del g_train
             loss, _ = ctx.forward_loss(val_batch, self.relaxed(), amp=False)
-            d_alpha, *d_w = grads_or_zeros(loss, [self.alpha, *params])
+            d_alpha, *d_w = grads_or_zeros(self.cost_loss(loss, self.relaxed()), [self.alpha, *params])
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in d_w]))
             eps = 0.01 / norm.clamp_min(1e-12)  # a tensor: no host sync
             grads = []

@@ -71,7 +71,8 @@ class MdeNAS(nasframe.Strategy):
     State, one row per decision in ``space.decisions`` order and one column per choice (float64,
     ``[num_decisions, max_choices]``, entries beyond a decision's real choices stay 0):
     ``probabilities`` (uniform over the real choices at start), ``epochs`` (He) and ``accuracies`` (Ha).
-    The result is ``space.derive`` of the probabilities (for the DARTS space, the genotype of docs/algorithms.md#deriving-a-genotype).
+    The result is ``ctx.derive`` (``space.derive``, inside the run's budget) of the probabilities
+    (for the DARTS space, the genotype of docs/algorithms.md#deriving-a-genotype).
     ``strategy.sample_every``: ``epoch`` (default, the paper's Algorithm 1) or
     ``step`` (see the module docstring).
     """
@@ -102,7 +103,10 @@ class MdeNAS(nasframe.Strategy):
         self.accuracies = torch.zeros(self.mask.shape, dtype=torch.float64)
 
     def ask(self) -> Arch:
-        """One choice per decision from Multinomial(p_d), drawn from the engine's strategy generator."""
+        """One choice per decision from Multinomial(p_d), drawn from the engine's strategy generator (inside the budget)."""
+        return self.ctx.sample_feasible(self._draw)
+
+    def _draw(self) -> Arch:
         idx = torch.multinomial(self.probabilities, 1, generator=self.ctx.generator).squeeze(-1)
         return {d.name: int(i) for d, i in zip(self.space.decisions, idx.tolist())}
 
@@ -120,8 +124,8 @@ class MdeNAS(nasframe.Strategy):
         )
 
     def final(self) -> Arch:
-        """``derive`` of ``p``; ties (an untrained ``p`` is all ties) are a draw from the strategy generator."""
-        return self.space.derive(self.space.scores_from_tensor(self.probabilities), self.ctx.generator)
+        """``derive`` of ``p`` inside the budget; ties (an untrained ``p`` is all ties) are a draw from the strategy generator."""
+        return self.ctx.derive(self.probabilities)
 
     def metrics(self) -> dict[str, Any]:
         """How decided ``p`` is, and ``samples``: the measurements each decision has learned from."""

@@ -21,12 +21,13 @@ class RandomSampling(nasframe.Strategy):
                  "screened on {screen_batches} validation batch(es), the top {top} re-scored on the whole split")
 
     def ask(self) -> Arch:
-        return self.space.sample(self.ctx.generator)
+        return self.ctx.sample_feasible(lambda: self.space.sample(self.ctx.generator))
 
     def final(self) -> Arch:
-        """Screen candidates on a few validation batches, re-score the best on the whole split."""
+        """Screen candidates (inside the budget) on a few validation batches, re-score the best on the whole split."""
         cfg = self.config
-        candidates = [self.space.sample_final(self.ctx.generator) for _ in range(cfg["candidates"])]
+        draw = lambda: self.space.sample_final(self.ctx.generator)  # noqa: E731
+        candidates = [self.ctx.sample_feasible(draw) for _ in range(cfg["candidates"])]
         screened = [
             (self.ctx.evaluate(arch, max_batches=cfg["screen_batches"]).accuracy, i)
             for i, arch in enumerate(candidates)

@@ -459,6 +459,8 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "params": summary.get("params"),
         "flops": summary.get("flops"),
         "latency_ms": summary.get("latency_ms"),
+        "predicted_latency_ms": summary.get("predicted_latency_ms"),
+        "latency_error": summary.get("latency_error"),
         "search_seconds": summary.get("search_seconds"),
         "selection_seconds": summary.get("selection_seconds"),
         "images_per_second": summary.get("images_per_second"),

@@ -5,8 +5,9 @@ deviation over its seeds of every metric, the per-strategy statistics and pairwi
 :mod:`nasframe.studies.comparison` (intervals, t-tests, Holm, verdicts), how decided each strategy's
 distribution was, and warnings. A cell is highlighted only where a test backs it: the strategy that
 beats every other on the primary metric or on search seconds with Holm-adjusted p < 0.05. Params,
-FLOPs and epochs are never ranked (a network's size is a trade-off, not a score), nor are images/s
-and peak memory (measured once per trial, not tested). Rendering on a terminal lives in ``nasframe.cli``.
+multiply-adds, latencies and epochs are never ranked (a network's size is a trade-off, not a score), nor
+are images/s and peak memory (measured once per trial, not tested). Rendering on a terminal lives in
+``nasframe.cli``.
 """
 from __future__ import annotations
 
@@ -64,8 +65,10 @@ METRICS = (
     Metric("val_accuracy", "val acc %", _pct),
     Metric("retrain_test_accuracy", "retrain test acc %", _pct),
     Metric("params", "params", _si),
-    Metric("flops", "FLOPs", _si),
+    Metric("flops", "mult-adds", _si),
     Metric("latency_ms", "latency ms", _plain),
+    Metric("predicted_latency_ms", "predicted ms", _plain),
+    Metric("latency_error", "prediction error %", lambda v: f"{100 * v:.1f}"),
     Metric("search_seconds", "search s", _secs),
     Metric("selection_seconds", "select s", _secs),
     Metric("epochs", "epochs", _plain),
@@ -179,7 +182,7 @@ def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
     cfg = record.get("shared_config", {})
     data, train, space = cfg.get("data", {}), cfg.get("train", {}), cfg.get("space", {})
     seeds = ", ".join(str(s) for s in settings.get("seeds", []))
-    space_bits = ", ".join(f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes"))
+    space_bits = ", ".join(f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes", "width_mult", "choices"))
     lines = [
         f"Budget: {budget_text(record)}.",
         "val acc %: the final arch with the shared supernet weights (validation split); "
@@ -188,6 +191,11 @@ def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
         f"seeds {seeds}, data {data.get('dataset')} (limit={data.get('limit')}, val_size={data.get('val_size')}), "
         f"batch {train.get('batch_size')}, lr {train.get('lr')} {schedule_text(train)}.",
     ]
+    limits = {k: v for k, v in cfg.get("constraint", {}).items() if k.startswith("max_") and v is not None}
+    if limits:
+        lines.append("Hardware budget, the same for every strategy: "
+                     + ", ".join(f"constraint.{k}={v:,}" for k, v in limits.items())
+                     + " (sampling strategies train and return only architectures inside it).")
     retrain = settings.get("retrain_epochs") or 0
     lines.append(f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."
                  if retrain else "Retraining: none (--retrain-epochs 0).")
@@ -198,6 +206,8 @@ def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
     label = next(m.label for m in METRICS if m.key == primary)
     lines.append(f"mean ± std over seeds; primary metric: {label}. Bold only where a test backs it: the strategy that "
                  f"beats every other on {label} or search s with Holm-adjusted p < 0.05 (see the comparisons).")
+    lines.append("Latency: measured at batch 1 on the trial's device, predicted by the cost model "
+                 "(prediction error = predicted / measured - 1).")
     return lines
 
 
@@ -310,8 +320,8 @@ def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | N
 
 TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", _pct))
 TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
-              "search_seconds", "selection_seconds", "epochs", "images_per_second", "peak_memory_bytes", "entropy",
-              "near_ties")
+              "predicted_latency_ms", "latency_error", "search_seconds", "selection_seconds", "epochs",
+              "images_per_second", "peak_memory_bytes", "entropy", "near_ties")
 
 
 def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:

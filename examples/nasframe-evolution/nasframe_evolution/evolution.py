@@ -28,7 +28,13 @@ class RegularizedEvolution(nasframe.Strategy):
     """
 
     name = "evolution"
-    defaults = {"population": 20, "sample": 5, "cycles": 20, "eval_batches": 2, "top": 5}
+    keys = (
+        nasframe.Key("population", 20, "genomes alive at once", low=2),
+        nasframe.Key("sample", 5, "tournament size: genomes drawn to pick a parent", low=1),
+        nasframe.Key("cycles", 20, "mutations (children) per epoch", low=0),
+        nasframe.Key("eval_batches", 2, "validation batches each child is scored on", low=1),
+        nasframe.Key("top", 5, "best genomes of the history re-scored on the whole split at the end", low=1),
+    )
     presets = {
         "tiny": {
             "strategy.population": 4,
@@ -45,10 +51,6 @@ class RegularizedEvolution(nasframe.Strategy):
     """Every evaluation of the search, in order: ``[genome, accuracy, epoch]``."""
 
     def setup(self, space: nasframe.SearchSpace, ctx: Any) -> None:
-        for key, minimum in (("population", 2), ("sample", 1), ("cycles", 0), ("eval_batches", 1), ("top", 1)):
-            value = self.config[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise nasframe.ConfigError(f"strategy.{key} must be an integer >= {minimum}, not {value!r}")
         if self.config["sample"] > self.config["population"]:
             raise nasframe.ConfigError(
                 f"strategy.sample ({self.config['sample']}) cannot exceed strategy.population "
@@ -72,7 +74,8 @@ class RegularizedEvolution(nasframe.Strategy):
         that is the mutated parent itself; in the DARTS space a node that gained a third input drops
         one of its other two at random, and a node that lost one gains a random other input, so
         every node keeps exactly two. The few mutations no genotype can honour (node 0 has only
-        two inputs, so neither can become ``none``) are drawn again.
+        two inputs, so neither can become ``none``), and those outside the run's budget
+        (``ctx.feasible``), are drawn again; after 16 misses the parent is kept.
         """
         gen = self.ctx.generator
         decisions = self.space.decisions
@@ -89,9 +92,9 @@ class RegularizedEvolution(nasframe.Strategy):
             scores[i] -= 1.5
             scores[i, new] = 2.0
             child = self.genome(self.space.derive(self.space.scores_from_tensor(scores)))
-            if child != list(parent):
+            if child != list(parent) and self.ctx.feasible(self.arch(child)):
                 return child
-        return child
+        return list(parent)
 
     # -- the search -----------------------------------------------------------------------------
     def score(self, genome: Genome, epoch: int) -> float:
@@ -105,7 +108,8 @@ class RegularizedEvolution(nasframe.Strategy):
         if self.population:
             genomes = [genome for genome, _ in self.population]
         else:
-            genomes = [self.genome(self.space.sample_final(gen)) for _ in range(int(self.config["population"]))]
+            draw = lambda: self.space.sample_final(gen)  # noqa: E731
+            genomes = [self.genome(self.ctx.sample_feasible(draw)) for _ in range(int(self.config["population"]))]
         self.population = [[genome, self.score(genome, epoch)] for genome in genomes]
         for _ in range(int(self.config["cycles"])):
             picks = torch.randint(len(self.population), (int(self.config["sample"]),), generator=gen).tolist()
@@ -115,7 +119,7 @@ class RegularizedEvolution(nasframe.Strategy):
             self.population.pop(0)
 
     def ask(self) -> nasframe.Arch:
-        return self.space.sample(self.ctx.generator)
+        return self.ctx.sample_feasible(lambda: self.space.sample(self.ctx.generator))
 
     def tell(self, arch: Any, feedback: nasframe.Feedback) -> None:
         self.evolve(feedback.epoch)

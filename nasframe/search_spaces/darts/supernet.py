@@ -3,7 +3,11 @@
 ``SearchNetwork.forward(x, arch)`` takes
 - an Arch (decision name -> choice index), or a 1-D integer tensor of indices in decision order:
   each edge runs only its chosen op; ``none`` edges are skipped entirely; a node whose edges are all
-  ``none`` outputs zeros; a cell input that no chosen edge reads is not even preprocessed;
+  ``none`` outputs zeros; a cell input that no chosen edge reads is not even preprocessed. With
+  ``gates`` (``[num_decisions]``), each chosen op's output is multiplied by its decision's gate, in
+  every cell of that type (ProxylessNAS's binary gates; ``none`` has no output to gate); with
+  ``probe`` (a second Arch) and ``gates`` ``[num_decisions, 2]``, ``gates[d, 1]`` times the probe's op,
+  run without a graph, is added too (see ``nasframe.Supernet``);
 - a Relaxed float tensor ``[num_decisions, 8]`` (rows in decision order): each edge returns
   ``sum_o w_o * o(x)``. ``none`` is never computed (it adds zero) and neither is any op whose weight
   is exactly 0 (its weight then gets no gradient); the ReLU that the conv ops and FactorizedReduce
@@ -87,8 +91,11 @@ class SearchCell(nn.Module):
             h, w = (h + 1) // 2, (w + 1) // 2
         return s1.new_zeros(n, self.C, h, w)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, choice: Sequence[int]) -> torch.Tensor:
-        """Single path: ``choice`` holds this cell type's choice index per edge."""
+    def forward(
+        self, s0: torch.Tensor, s1: torch.Tensor, choice: Sequence[int], gates: torch.Tensor | None = None,
+        probe: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """Single path: ``choice`` holds this cell type's choice index per edge, ``gates`` its gate(s), ``probe`` a second choice."""
         used = [any(choice[e] != NONE for e in edges) for edges in self._input_edges]
         states = self._inputs(s0, s1, used)
         for node in range(self.nodes):
@@ -97,7 +104,16 @@ class SearchCell(nn.Module):
                 k = choice[e]
                 if k == NONE:
                     continue
-                y = self.edges[e].op(k)(states[self._layout[e][1]])
+                x = states[self._layout[e][1]]
+                y = self.edges[e].op(k)(x)
+                if gates is not None and probe is None:
+                    y = y * gates[e]
+                elif gates is not None:
+                    y = y * gates[e, 0]
+                    if probe[e] not in (NONE, k):
+                        with torch.no_grad():
+                            z = self.edges[e].op(probe[e])(x)
+                        y = y + gates[e, 1] * z
                 acc = y if acc is None else acc + y
             states.append(self._zeros(s1) if acc is None else acc)
         return torch.cat(states[2:], dim=1)
@@ -169,21 +185,26 @@ class SearchNetwork(Supernet):
     cpu_channels_last = True
     """Run in channels-last memory format on CPU, where its depthwise and 1x1 convs are much faster."""
 
-    def forward(self, x: torch.Tensor, arch: Any) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, arch: Any, gates: torch.Tensor | None = None, probe: Any = None) -> torch.Tensor:
         if self.cpu_channels_last and x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         if isinstance(arch, torch.Tensor) and arch.is_floating_point():
             s1 = self._forward_mixed(x, arch)
         else:
-            s1 = self._forward_discrete(x, self._choices(arch))
+            s1 = self._forward_discrete(x, self._choices(arch), gates, None if probe is None else self._choices(probe))
         return self.classifier(self.global_pooling(s1).flatten(1))
 
-    def _forward_discrete(self, x: torch.Tensor, choice: list[int]) -> torch.Tensor:
+    def _forward_discrete(
+        self, x: torch.Tensor, choice: list[int], gates: torch.Tensor | None, probe: list[int] | None
+    ) -> torch.Tensor:
         E = self.num_edges
         per_type = (choice[:E], choice[E:])
+        gates_per_type = (None, None) if gates is None else (gates[:E], gates[E:])
+        probe_per_type = (None, None) if probe is None else (probe[:E], probe[E:])
         s0, s1 = first_inputs(self.stem, self.stem1, x)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, per_type[cell.reduction])
+            t = int(cell.reduction)
+            s0, s1 = s1, cell(s0, s1, per_type[t], gates_per_type[t], probe_per_type[t])
         return s1
 
     def _forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -56,8 +56,15 @@ class MBConv(nn.Module):
         self.body = nn.Sequential(*layers)
         self.kernel, self.expand, self.stride, self.residual = kernel, expand, stride, residual
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, gate: torch.Tensor | None = None, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``gate`` scales the block's own branch (not the residual input), ``extra`` is added to it: binary gates."""
         y = self.body(x)
+        if gate is not None:
+            y = y * gate
+        if extra is not None:
+            y = y + extra
         return x + y if self.residual else y
 
     def extra_repr(self) -> str:

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from nasframe import ArchLike, Supernet
+from nasframe import Arch, ArchLike, Supernet
 
 from .blocks import Choice, MBConv, conv_bn, init_weights
 from .layout import BlockSpec, Layout
@@ -61,7 +61,9 @@ class MBConvNet(_Backbone):
 class MBConvSupernet(_Backbone, Supernet):
     """One independent candidate module per choice per position (as ProxylessNAS); BN layers are affine.
 
-    ``forward(x, arch)``: an Arch runs only each position's chosen candidate; Relaxed weights
+    ``forward(x, arch, gates, probe)``: an Arch runs only each position's chosen candidate (its branch
+    times ``gates[i]`` when given; ``skip`` has no branch; with ``probe``, plus ``gates[i, 1]`` times the
+    probe candidate's branch run without a graph, see ``nasframe.Supernet``); Relaxed weights
     ``[num_blocks, max_choices]`` run sum_o w_o * candidate_o(x) over the candidates with nonzero weight.
     """
 
@@ -76,14 +78,31 @@ class MBConvSupernet(_Backbone, Supernet):
         )
         init_weights(self, layout.bn_eps)
 
-    def forward(self, x: torch.Tensor, arch: ArchLike) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, arch: ArchLike, gates: torch.Tensor | None = None, probe: Arch | None = None
+    ) -> torch.Tensor:
         x = self.features_in(x)
         if isinstance(arch, torch.Tensor):
             x = self._mixed(x, arch)
         else:
-            for name, position in zip(self.names, self.candidates):
-                x = position[arch[name]](x)
+            for i, (name, position) in enumerate(zip(self.names, self.candidates)):
+                block = position[arch[name]]
+                if gates is None or not isinstance(block, MBConv):
+                    x = block(x)
+                elif probe is None:
+                    x = block(x, gates[i])
+                else:
+                    x = block(x, gates[i, 0], self._probe(position[probe[name]], block, x, gates[i, 1]))
         return self.logits(x)
+
+    @staticmethod
+    def _probe(other: nn.Module, block: nn.Module, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor | None:
+        """``gate`` times the probe candidate's branch on ``x``, without a graph through its weights."""
+        if not isinstance(other, MBConv) or other is block:
+            return None
+        with torch.no_grad():
+            y = other.body(x)
+        return gate * y
 
     def _mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         n = len(self.candidates)

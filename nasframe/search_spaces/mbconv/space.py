@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace, ranked_choices
+from nasframe import Arch, ArchError, Block, Blocks, DataInfo, Decision, Key, SearchSpace, ranked_choices
 
 from .blocks import Choice
 from .layout import (
@@ -18,7 +18,7 @@ from .layout import (
     block_choices,
     build_layout,
 )
-from .networks import MBConvNet, MBConvSupernet
+from .networks import MBConvNet, MBConvSupernet, make_block
 
 LEGACY_SKELETON = "search"
 """The skeleton of a config or arch.json without a ``skeleton`` key: runs from before skeletons existed."""
@@ -109,6 +109,26 @@ class MBConvSpace(SearchSpace):
 
     def build_child(self, arch: Arch) -> nn.Module:
         return MBConvNet(self.layout, self.chosen(arch), self.data.num_classes, self.data.channels)
+
+    def cost_blocks(self) -> Blocks:
+        """Stem with the first block, every position's candidates at that position's input, head with classifier.
+
+        The cut of ProxylessNAS's latency lookup table: blocks run one after another, so their
+        latencies add up; ``skip`` adds nothing (a child network leaves a skipped block out).
+        """
+        net = MBConvNet(self.layout, [position[0] for position in self.block_choices], self.data.num_classes,
+                        self.data.channels).eval()
+        shape = (self.data.channels, self.data.image_size, self.data.image_size)
+        fixed = [Block(nn.Sequential(net.stem, net.first), shape)]
+        choices = []
+        with torch.no_grad():
+            x = net.features_in(torch.zeros(1, *shape))
+            for spec, position, block in zip(self.layout.blocks, self.block_choices, net.blocks):
+                here = tuple(x.shape[1:])
+                choices.append(tuple(() if c.is_skip else (Block(make_block(spec, c), here),) for c in position))
+                x = block(x)
+        fixed.append(Block(nn.Sequential(net.head, net.pool, nn.Flatten(), net.classifier), tuple(x.shape[1:])))
+        return Blocks(tuple(fixed), tuple(choices))
 
     def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
         """Argmax of the scores per block; ties drawn from the search's seeded generator (the first without one)."""
