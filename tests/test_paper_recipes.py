@@ -71,6 +71,7 @@ def test_step_decays_by_gamma_every_step_epochs():
     {"data.std": 0},
     {"data.mean": [0.5, 0.5]},
     {"data.std": "wide"},
+    {"train.label_smoothing": 1.0},
 ])
 def test_a_bad_schedule_or_normalisation_is_refused_by_the_schema(overrides):
     key = next(iter(overrides)) if len(overrides) == 1 else list(overrides)[1]
@@ -134,8 +135,6 @@ def test_training_smooths_the_training_loss_only():
     job = TrainJob(config)
     job.setup()
     assert job.train_loss_fn.label_smoothing == 0.1 and job.loss_fn.label_smoothing == 0.0
-    with pytest.raises(ConfigError, match="label_smoothing"):
-        TrainJob({**config, "train": {**config["train"], "label_smoothing": 1.0}}).setup()
 
 
 # -- runs -------------------------------------------------------------------------------------------
@@ -189,7 +188,9 @@ def test_mdenas_gpu_on_imagenet_reports_params_and_multiply_adds(tmp_path):
     assert result.exit_code == 0, result.output
     summary = summary_of(out)
     assert summary["params"] == 5_745_984  # tests/test_published_archs.py counts the released net
-    assert f"{summary['params']:,}" in result.output and f"{summary['flops']:,}" in result.output
+    # the summary in human units; summary.json keeps the raw counts
+    assert f"{summary['params'] / 1e6:.2f} M" in result.output
+    assert f"{summary['flops'] / 1e6:.1f} M multiply-adds" in result.output
     assert summary["arch"]["skeleton"] == "gpu" and summary["flops"] > 0
 
 

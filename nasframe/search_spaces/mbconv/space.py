@@ -152,8 +152,10 @@ class MBConvSpace(SearchSpace):
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """An arch needs its skeleton, and a proxyless arch the proxyless choice set (``skip``, expand 3/6 only)."""
-        config = {"space.skeleton": obj.get("skeleton", LEGACY_SKELETON)}
-        return {**config, "space.choices": obj["choices"]} if obj.get("choices") in CHOICE_SETS else config
+        wanted = {"space.skeleton": (obj.get("skeleton", LEGACY_SKELETON), SKELETONS),
+                  "space.choices": (obj.get("choices"), CHOICE_SETS)}
+        # a value this space does not know stays out: arch_from_json then names it as the arch.json's fault
+        return {key: value for key, (value, known) in wanted.items() if isinstance(value, str) and value in known}
 
     def arch_from_json(self, obj: Any) -> Arch:
         """Read ``{"space": "mbconv", "skeleton": s, "blocks": [{"kernel": k, "expand": e} | "skip", ...]}``.
