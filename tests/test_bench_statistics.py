@@ -11,6 +11,7 @@ from nasframe import DataInfo, distribution_metrics, ranked_choices
 from nasframe.cli import _load_commands, cli
 from nasframe.registry import get_registry
 from nasframe.studies.comparison import bench_comparison, undertrained_warning
+from nasframe.studies.pareto import pareto_front
 from nasframe.studies.statistics import compare_all, holm, rank_agreement, seeds_needed, strategy_stats
 
 _load_commands()
@@ -329,11 +330,12 @@ def test_plots_are_written_and_linked(tmp_path):
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (out / "report").iterdir())
     assert files == ["arch-mdenas-seed0.png", "arch-mdenas-seed1.png", "arch-random-seed0.png",
-                     "arch-random-seed1.png", "curves.png"]
+                     "arch-random-seed1.png", "curves.png", "pareto.png"]
     for name in files:
         assert (out / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![Curves](report/curves.png)" in result.stdout
     assert "(report/arch-random-seed1.png)" in result.stdout
+    assert "![Accuracy against cost](report/pareto.png)" in result.stdout
 
 
 def test_plot_without_matplotlib_is_one_line_and_the_report_still_shows(tmp_path, monkeypatch):
@@ -352,3 +354,31 @@ def test_plot_without_matplotlib_is_one_line_and_the_report_still_shows(tmp_path
     hint = [line for line in result.output.splitlines() if "matplotlib" in line]
     assert hint == ["plot skipped: matplotlib is not installed (pip install matplotlib)"]
     assert not (out / "report").exists() and "| mdenas − random |" in result.output
+
+
+# -- accuracy against cost ---------------------------------------------------------------------------
+
+def test_the_pareto_front_worked_out_by_hand():
+    # (cost, accuracy): by cost 1 the first 0.2 wins (the second ties it, not better); 2 at 0.6 beats 0.2;
+    # (2, 0.4), (3, 0.5) and (4, 0.6) are each beaten by (2, 0.6)
+    points = [(3, 0.5), (1, 0.2), (2, 0.6), (2, 0.4), (4, 0.6), (1, 0.2)]
+    assert pareto_front(points) == [1, 2]
+    assert pareto_front([]) == [] and pareto_front([(5, 0.1)]) == [0]
+
+
+def test_the_report_names_the_trials_on_the_latency_front(tmp_path):
+    out = tmp_path / "bench"
+    _, rows = write_bench(out, {"mdenas": {0: 0.30, 1: 0.50}, "random": {0: 0.40, 1: 0.45}}, events=False)
+    latency = {"mdenas-seed0": 2.0, "mdenas-seed1": 4.0, "random-seed0": 2.5, "random-seed1": 3.0}
+    for row in rows:
+        row["latency_ms"] = latency[row["trial"].split("/")[-1]]
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = json.loads(invoke("report", out, "--format", "json").stdout)
+    # by latency: mdenas-seed0 (2.0, 30 %), random-seed0 (2.5, 40 %), random-seed1 (3.0, 45 %), mdenas-seed1 (4.0, 50 %)
+    assert [t["trial"] for t in data["pareto"]["trials"]] == ["mdenas-seed0", "random-seed0", "random-seed1",
+                                                             "mdenas-seed1"]
+    rows[1]["val_accuracy"] = 0.42  # mdenas-seed1 is now slower and less accurate than random-seed1
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    markdown = invoke("report", out, "--format", "markdown").stdout
+    assert ("Pareto front of val acc against measured latency (no other trial is both faster and more accurate): "
+            "mdenas-seed0 (2.00 ms, 30.00 %), random-seed0 (2.50 ms, 40.00 %), random-seed1 (3.00 ms, 45.00 %).") in markdown

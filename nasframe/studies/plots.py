@@ -1,4 +1,4 @@
-"""``nasframe report DIR --plot``: a bench's curves and one drawing per found architecture, under DIR/report/."""
+"""``nasframe report DIR --plot``: a bench's curves, accuracy against cost, one drawing per found architecture."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +9,11 @@ from nasframe.studies.report import load_bench
 
 REPORT_DIR = "report"
 CURVES_FILE = "curves.png"
+PARETO_FILE = "pareto.png"
 
 
 def draw_bench(path: Path) -> dict[str, Any] | None:
-    """Write ``report/curves.png`` and ``report/arch-<trial>.png``; their paths relative to ``path``.
+    """Write ``report/curves.png``, ``report/pareto.png`` and ``report/arch-<trial>.png``; their paths relative to ``path``.
 
     None (writing nothing) when matplotlib is not installed.
     """
@@ -22,6 +23,7 @@ def draw_bench(path: Path) -> dict[str, Any] | None:
         return None
     from nasframe.studies.arch_drawing import draw_arch
     from nasframe.studies.curves import draw_curves
+    from nasframe.studies.pareto import draw_pareto
 
     path = Path(path)
     record, rows = load_bench(path)
@@ -36,4 +38,7 @@ def draw_bench(path: Path) -> dict[str, Any] | None:
         if row.get("arch") and draw_arch(file, row["arch"], f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"):
             drawn[name] = str(file.relative_to(path))
     draw_curves(out / CURVES_FILE, trials)
-    return {"curves": str((out / CURVES_FILE).relative_to(path)), "arch": drawn}
+    drawings: dict[str, Any] = {"curves": str((out / CURVES_FILE).relative_to(path))}
+    if draw_pareto(out / PARETO_FILE, rows):
+        drawings["pareto"] = str((out / PARETO_FILE).relative_to(path))
+    return {**drawings, "arch": drawn}

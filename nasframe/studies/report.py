@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, primary_metric, significant_best
+from nasframe.studies.pareto import bench_front
 from nasframe.studies.statistics import sample_std
 
 
@@ -301,8 +302,20 @@ def decision_table(comparison: Mapping[str, Any]) -> TableData | None:
     return table
 
 
-def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | None) -> list[str]:
-    """Warnings, Kendall's tau of supernet vs stand-alone accuracy, and the drawings' paths."""
+def front_note(front: Mapping[str, Any] | None) -> list[str]:
+    """The trials on the Pareto front of accuracy against latency, cheapest first."""
+    if not front:
+        return []
+    cost, accuracy = front["cost"], front["accuracy"]
+    points = ", ".join(f"{t['trial']} ({t[cost]:.2f} ms, {100 * t[accuracy]:.2f} %)" for t in front["trials"])
+    what = "retrained test acc" if accuracy == "retrain_test_accuracy" else "val acc"
+    return [f"Pareto front of {what} against measured latency (no other trial is both faster and more accurate): "
+            f"{points}."]
+
+
+def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | None,
+                     front: Mapping[str, Any] | None = None) -> list[str]:
+    """Warnings, Kendall's tau of supernet vs stand-alone accuracy, the Pareto front, and the drawings' paths."""
     notes = [f"Warning: {w}" for w in comparison["warnings"]]
     agreement = comparison.get("supernet_vs_standalone")
     if agreement:
@@ -312,8 +325,11 @@ def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | N
         else:
             notes.append(f"Supernet vs stand-alone: Kendall τ-b = {agreement['tau']:.3f} (p = {agreement['p']:.3g}) "
                          f"between supernet val acc and retrained test acc over {agreement['n']} trials.")
+    notes += front_note(front)
     if plots:
         notes.append(f"Curves: {plots['curves']}")
+        if plots.get("pareto"):
+            notes.append(f"Accuracy against cost: {plots['pareto']}")
         notes += [f"Architecture of {trial}: {path}" for trial, path in plots.get("arch", {}).items()]
     return notes
 
@@ -367,10 +383,11 @@ def bench_report(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
     for entry in comparison["strategies"]:  # the per-strategy JSON also carries every metric's mean and std
         entry["trials"] = means[entry["strategy"]]["trials"]
         entry["metrics"] = {m.key: dict(zip(("mean", "std"), means[entry["strategy"]][m.key])) for m in METRICS}
+    front = bench_front(rows)
     data = {"kind": "bench", "title": tables[0].title, "settings": record.get("settings", {}),
             "budget": record.get("budget"), "protocol": record.get("protocol"), "trials": len(rows), **comparison,
-            "plots": dict(plots) if plots else None}
-    return Report(tables, comparison_notes(comparison, plots), data)
+            "pareto": front, "plots": dict(plots) if plots else None}
+    return Report(tables, comparison_notes(comparison, plots, front), data)
 
 
 # -- single run -------------------------------------------------------------------------------------
