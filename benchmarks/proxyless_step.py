@@ -43,15 +43,7 @@ class Contenders:
 def worker(args, device: torch.device) -> None:
     """One contender in this fresh process: every arch's step; time and peak memory."""
     c = Contenders(args, device)
-    fns = [c.step(args.worker, i) for i in range(len(c.archs))]
-    gc.collect()
-    mem = timing.PeakMemory(device)
-    mem.start()
-    secs = []
-    for fn in fns:
-        fn()
-        secs.append(timing.timed(fn, device))
-    timing.emit({**mem.result(), "seconds": secs})
+    timing.emit_steps([c.step(args.worker, i) for i in range(len(c.archs))], device)
 
 
 def main() -> None:

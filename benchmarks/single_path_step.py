@@ -272,14 +272,7 @@ def worker(args, device: torch.device) -> None:
         else:
             net, opt, _ = c.build_plain(i, check=False)
             fns.append(c.plain_step(net, opt))
-    gc.collect()
-    mem = timing.PeakMemory(device)
-    mem.start()
-    secs = []
-    for fn in fns:
-        fn()
-        secs.append(timing.timed(fn, device))
-    timing.emit({**mem.result(), "seconds": secs})
+    timing.emit_steps(fns, device)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import functools
+import gc
 import json
 import os
 import platform
@@ -185,6 +186,18 @@ class PeakMemory:
 def emit(result: Mapping[str, Any]) -> None:
     """What a worker subprocess hands back: one marked JSON line on stdout."""
     print(WORKER_MARK + json.dumps(result), flush=True)
+
+
+def emit_steps(fns: Sequence[Callable[[], Any]], device: torch.device) -> None:
+    """Run each step once (warm-up), then time it once, under one peak-memory watch; emit both."""
+    gc.collect()
+    mem = PeakMemory(device)
+    mem.start()
+    secs = []
+    for fn in fns:
+        fn()
+        secs.append(timed(fn, device))
+    emit({**mem.result(), "seconds": secs})
 
 
 def run_worker(script: str, name: str, extra: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
