@@ -200,7 +200,9 @@ def test_mdenas_final_on_an_untrained_distribution_depends_on_the_seed():
     def final(seed):
         space = darts_space()
         s = MdeNAS()
-        s.space, s.ctx = space, SimpleNamespace(generator=torch.Generator().manual_seed(seed))
+        gen = torch.Generator().manual_seed(seed)  # the engine's ctx.derive draws ties from the strategy stream
+        s.space = space
+        s.ctx = SimpleNamespace(generator=gen, derive=lambda scores: space.derive(space.scores_from_tensor(scores), gen))
         s.setup(space, s.ctx)
         return space.arch_to_json(s.final())
 
