@@ -43,6 +43,7 @@ def main() -> None:
     device = timing.setup(args)
     from nasframe.config import resolve
     from nasframe.measure.latency_table import cost_table, measure_table
+    from nasframe.measure.rank_correlation import kendall_tau_b
     from nasframe.registry import get_registry
 
     registry = get_registry()
@@ -81,6 +82,10 @@ def main() -> None:
     by_median, by_min = summary("error_median"), summary("error_min")
     rows.append(["mean |error|", "", "", "", f"{100 * by_median['mean_abs']:.1f} %", f"{100 * by_min['mean_abs']:.1f} %"])
     rows.append(["max |error|", "", "", "", f"{100 * by_median['max_abs']:.1f} %", f"{100 * by_min['max_abs']:.1f} %"])
+    predicted_s = [r["predicted_s"] for r in results]
+    # a budget and a cost loss need the order of architectures more than their absolute latency
+    ranks = {k: kendall_tau_b(predicted_s, [r[k] for r in results]) for k in ("measured_median_s", "measured_min_s")}
+    rows.append(["Kendall τ-b", "", "", "", f"{ranks['measured_median_s']:.3f}", f"{ranks['measured_min_s']:.3f}"])
     timing.table(f"Lookup-table latency vs the measured network, {args.archs} random mbconv architectures",
                  ["", "predicted", "measured (median)", "measured (min)", "error vs median", "error vs min"], rows,
                  caption=f"median and min of {repeats} forward passes after {warmup} warm-up; "
@@ -89,6 +94,7 @@ def main() -> None:
         "benchmark": "latency_table", "mode": "quick" if args.quick else "full", "env": timing.environment(device),
         "space_config": space.config, "batch_size": args.batch_size, "table_seconds": table_seconds,
         "repeats": repeats, "warmup": warmup, "archs": results, "error_vs_median": by_median, "error_vs_min": by_min,
+        "kendall_tau_b": ranks,
         "table": record,
     }
     timing.quick_caveat(args)

@@ -155,3 +155,20 @@ def test_a_latency_budget_resumes_with_the_table_it_was_measured_with(tmp_path, 
     job.load_state(saved)
     restored = job.ctx.budget.tables["latency_us"]
     assert torch.equal(restored.values, table["values"]) and restored.base == table["base"]
+
+
+def test_an_undecided_distribution_derives_a_seeded_draw_inside_the_budget_not_the_cheapest():
+    space = tiny_space("mbconv")
+    low, high = flops_range(space)
+    limit = low + 0.3 * (high - low)
+    budget = Budget({"constraint": {"max_flops": limit}}, space, lambda: None)
+    uniform = space.choice_mask.double() / space.choice_mask.sum(-1, keepdim=True)  # MdeNAS before any feedback
+
+    def derived(seed):
+        return budget.derive(uniform, torch.Generator().manual_seed(seed))
+
+    assert derived(4) == derived(4)
+    archs = [derived(seed) for seed in range(4)]
+    assert all(arch_cost(space, arch).flops <= limit for arch in archs)
+    assert len({tuple(a.values()) for a in archs}) > 1
+    assert all(arch != budget.cheapest() for arch in archs)

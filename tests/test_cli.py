@@ -126,3 +126,5 @@ def test_a_long_epoch_gets_a_line_every_so_often(capsys):
     assert lines[2].startswith("epoch 1/3  loss 2.0000  val acc 10.60 %  1,234 img/s  elapsed ")
     assert human("peak_memory_bytes", 1_163_751_424) == "1.08 GiB"
     assert human("flops", 574_000_000) == "574.0 M multiply-adds"
+    assert human("latency_error", -0.042) == "-4.2 %" and human("near_ties", 0.25) == "25.00 %"
+    assert human("predicted_latency_ms", None) == "—"  # no cost model for this space

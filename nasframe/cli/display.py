@@ -25,6 +25,10 @@ console = Console(stderr=True)
 SHOWN = (("train_loss", "loss"), ("train_accuracy", "train acc"), ("val_accuracy", "val acc"),
          ("test_accuracy", "test acc"), ("entropy", "entropy"))
 
+SECTIONS = ("strategy_metrics", "constraint")
+"""Summary entries that are records: each of their values is a row."""
+SHARES = ("near_ties", "skip_share")
+"""Strategy metrics that are fractions of the decisions (shown as %)."""
 LOG_EVERY = 30.0
 """Seconds between the lines a log gets inside a long epoch."""
 
@@ -49,10 +53,14 @@ def duration(seconds: float) -> str:
 
 def human(key: str, value: Any) -> str:
     """A summary value in the unit a reader thinks in: %, s, MiB/GiB, M params, M multiply-adds."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return fmt(value)
-    if key.endswith("accuracy"):
+    if key.endswith("accuracy") or key in SHARES:
         return f"{100 * value:.2f} %"
+    if key.endswith("_error"):
+        return f"{100 * value:+.1f} %"
     if key.endswith("_bytes"):
         return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.1f} MiB"
     if key.endswith("params"):
@@ -63,6 +71,8 @@ def human(key: str, value: Any) -> str:
         return duration(value) if value >= 60 else f"{value:.1f} s"
     if key.endswith("_ms"):
         return f"{value:.2f} ms"
+    if key.endswith("latency_us"):
+        return f"{value / 1000:.2f} ms"
     if key.endswith("per_second"):
         return f"{value:,.0f} images/s"
     return fmt(value)
@@ -261,9 +271,10 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
     table.add_column("metric", style="bold")
     table.add_column("value")
     for key, value in summary.items():
-        if key == "strategy_metrics" and isinstance(value, dict):  # how decided the search ended
+        if key in SECTIONS and isinstance(value, dict):  # how decided the search ended; the hardware budget
             for name, metric in value.items():
-                table.add_row(f"{key}.{name}", human(name, metric))
+                if metric is not None:
+                    table.add_row(f"{key}.{name}", human(name, metric))
         elif not isinstance(value, (dict, list)):
             table.add_row(key, human(key, value))
     Console().print(table)

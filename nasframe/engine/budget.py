@@ -18,6 +18,8 @@ LIMITS = (
     ("max_latency_ms", "latency_us", 1000.0, "ms of predicted latency"),
 )
 """constraint key, cost-table metric, table units per config unit, what the value counts."""
+TIE_JITTER = 1e-12
+"""Random offsets that order exactly tied scores (scaled to [-1, 1]) before the budget's penalty trades against them."""
 
 def latency_model(config: Mapping[str, Any], space: SearchSpace, device: torch.device,
                   registry: Registry) -> CostModel | None:
@@ -125,6 +127,8 @@ class Budget:
             return arch
         s = scores.detach().to(torch.float64).cpu()
         s = s / s.abs().max().clamp_min(1e-12)
+        if generator is not None:  # ties stay a seeded draw, so an undecided distribution is not always the cheapest
+            s = s + TIE_JITTER * torch.rand(s.shape, generator=generator, dtype=torch.float64)
         penalty = self._penalty()
         penalty = penalty / penalty.abs().max().clamp_min(1e-12)
         hi = 1e-3
