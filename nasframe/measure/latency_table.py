@@ -49,7 +49,7 @@ def measure_table(space: SearchSpace, device: torch.device, batch_size: int = 1)
     if blocks is None:
         return None
 
-    every = [b for b in blocks.fixed] + [b for per in blocks.choices for parts in per for b in parts]
+    every = list(blocks.fixed) + [b for per in blocks.choices for parts in per for b in parts]
     fastest: dict[int, float] = {}
     for _ in range(ROUNDS):  # whole passes: what disturbs one pass of a block (other work, page faults) spares another
         for b in every:
