@@ -266,8 +266,7 @@ def check_equivalence() -> float:
 
 def worker(args, device: torch.device) -> None:
     sz = timing.sizes(args)
-    repeats = args.repeats or (5 if args.quick else 5)
-    warmup = args.warmup if args.warmup is not None else (2 if args.quick else 1)
+    repeats, warmup = timing.counts(args, 5, 2 if args.quick else 1)
     if args.worker == "nasframe":
         job = timing.search_job("darts", sz, device, {"strategy.order": 1})
         strategy, ctx = job.strategy, job.ctx

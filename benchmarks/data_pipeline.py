@@ -65,8 +65,7 @@ def main() -> None:
     images, labels, source = timing.cifar_train(limit)
     n_batches = len(labels) // batch
     n_images = n_batches * batch
-    repeats = args.repeats or (2 if args.quick else 5)
-    warmup = args.warmup if args.warmup is not None else 1
+    repeats, warmup = timing.counts(args, 2 if args.quick else 5, 1)
     timing.note(f"data: {source}, {len(labels)} images, batch {batch}; {device}, {torch.get_num_threads()} threads; "
                 f"median of {repeats} interleaved epochs after {warmup} warm-up epoch(s) each")
 

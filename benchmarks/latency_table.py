@@ -50,8 +50,7 @@ def main() -> None:
     sets = {} if args.quick else {"data.dataset": "imagenet"}
     config = resolve(registry.space("mbconv"), None, "tiny" if args.quick else "paper", sets)
     space = registry.build_space(config)
-    repeats = args.repeats or 20
-    warmup = args.warmup if args.warmup is not None else 3
+    repeats, warmup = timing.counts(args, 20, 3)
     start = time.perf_counter()
     record = measure_table(space, device, args.batch_size)
     assert record is not None

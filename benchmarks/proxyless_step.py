@@ -55,8 +55,7 @@ def main() -> None:
     device = timing.setup(args)
     if args.worker:
         return worker(args, device)
-    repeats = args.repeats or (5 if args.quick else 10)
-    warmup = args.warmup if args.warmup is not None else 2
+    repeats, warmup = timing.counts(args, 5 if args.quick else 10, 2)
     c = Contenders(args, device)
     sz = c.sz
     timing.note(f"ProxylessNAS step (binary_mode {args.binary_mode}): DARTS supernet C={sz['channels']}, "

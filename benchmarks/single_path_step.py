@@ -284,8 +284,7 @@ def main() -> None:
     device = timing.setup(args)
     if args.worker:
         return worker(args, device)
-    repeats = args.repeats or (5 if args.quick else 10)
-    warmup = args.warmup if args.warmup is not None else 2
+    repeats, warmup = timing.counts(args, 5 if args.quick else 10, 2)
     c = Contenders(args, device)
     sz = c.sz
     timing.note(f"single-path step: DARTS supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "

@@ -104,6 +104,11 @@ def worker_args(args: argparse.Namespace) -> list[str]:
 
 
 # -- timing --------------------------------------------------------------------------------------
+def counts(args: argparse.Namespace, repeats: int, warmup: int) -> tuple[int, int]:
+    """Timed repeats and warm-up calls: the command line's where given, else the script's own defaults."""
+    return args.repeats or repeats, warmup if args.warmup is None else args.warmup
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
