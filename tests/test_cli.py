@@ -48,6 +48,7 @@ def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
     assert "epoch 1/2  loss " in result.output and "epoch 2/2  loss " in result.output
     assert " img/s  elapsed " in result.output and "ETA 0 s" in result.output
     assert "val_accuracy" in result.output and " %" in result.output
+    assert "constraint." not in result.output  # no budget: no budget rows
     config = json.loads((out / "config.json").read_text())
     assert config["strategy"]["name"] == "random" and config["space"]["layers"] == 3
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -128,3 +129,15 @@ def test_a_long_epoch_gets_a_line_every_so_often(capsys):
     assert human("flops", 574_000_000) == "574.0 M multiply-adds"
     assert human("latency_error", -0.042) == "-4.2 %" and human("near_ties", 0.25) == "25.00 %"
     assert human("predicted_latency_ms", None) == "—"  # no cost model for this space
+
+
+def test_a_summary_shows_the_budget_rows_only_when_a_budget_was_set(tmp_path, capsys):
+    from nasframe.cli.display import print_summary
+
+    budget = {"max_latency_ms": None, "max_flops": 8_000_000, "max_params": None, "projected": True}
+    print_summary({"val_accuracy": 0.25, "constraint": budget}, tmp_path)
+    shown = capsys.readouterr().out
+    assert "constraint.max_flops" in shown and "8.0 M multiply-adds" in shown and "constraint.projected" in shown
+    assert "constraint.max_params" not in shown and "25.00 %" in shown
+    print_summary({"val_accuracy": 0.25, "constraint": {**budget, "max_flops": None, "projected": False}}, tmp_path)
+    assert "constraint." not in capsys.readouterr().out

@@ -65,7 +65,7 @@ def human(key: str, value: Any) -> str:
         return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.1f} MiB"
     if key.endswith("params"):
         return f"{value / 1e6:.2f} M ({value:,})" if value >= 100_000 else f"{value:,}"
-    if key == "flops":
+    if key.endswith("flops"):
         return f"{value / 1e6:.1f} M multiply-adds"
     if key.endswith("seconds"):
         return duration(value) if value >= 60 else f"{value:.1f} s"
@@ -257,7 +257,7 @@ class StudyDisplay(ProgressDisplay, StudyObserver):
 
     def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
         acc = metrics.get("val_accuracy")
-        status = f"val acc {acc:.4f}" if isinstance(acc, float) else ""
+        status = f"val acc {100 * acc:.2f} %" if isinstance(acc, float) else ""
         self.progress.update(self.epochs, completed=epoch + 1, status=status)
 
     def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
@@ -272,6 +272,8 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
     table.add_column("value")
     for key, value in summary.items():
         if key in SECTIONS and isinstance(value, dict):  # how decided the search ended; the hardware budget
+            if key == "constraint" and not any(v for name, v in value.items() if name.startswith("max_")):
+                continue  # no budget: nothing was constrained or projected
             for name, metric in value.items():
                 if metric is not None:
                     table.add_row(f"{key}.{name}", human(name, metric))
