@@ -97,6 +97,18 @@ def test_factorized_reduce_shifts_the_second_half():
     assert torch.allclose(y[0, 1], x[0, 0, 1::2, 1::2])
 
 
+@pytest.mark.parametrize("size", [(8, 8), (7, 7), (8, 7), (7, 8)])
+def test_factorized_reduce_equals_the_stride_2_convolutions_of_the_reference(size):
+    torch.manual_seed(0)
+    fr = FactorizedReduce(3, 4, affine=True).double().eval()
+    nn.init.normal_(fr.bn.running_mean)
+    x = torch.randn(3, 3, *size, dtype=torch.double)
+    xr = torch.relu(x)
+    shifted = nn.functional.pad(xr[:, :, 1:, 1:], (0, 1, 0, 1)) if size[0] % 2 or size[1] % 2 else xr[:, :, 1:, 1:]
+    halves = [nn.functional.conv2d(xr, fr.conv_1.weight, stride=2), nn.functional.conv2d(shifted, fr.conv_2.weight, stride=2)]
+    assert torch.equal(fr(x), fr.bn(torch.cat(halves, dim=1)))
+
+
 @pytest.mark.parametrize("name", OPS)
 @pytest.mark.parametrize("stride", [1, 2])
 def test_mixed_op_form_matches_weight_times_op(name, stride):

@@ -209,3 +209,20 @@ def test_a_bug_keeps_its_traceback_and_debug_shows_one_for_user_errors(tmp_path,
     from nasframe import ConfigError
 
     assert isinstance(result.exception, ConfigError)
+
+
+@pytest.mark.parametrize("extra", [["--set", "data.limit=5"], ["--set", "data.limit=120", "--set", "train.batch_size=33"]],
+                         ids=["a-3-image-batch", "an-odd-batch-size"])
+def test_an_odd_batch_trains_in_a_process_of_its_own(tmp_path, cifar_dir, extra):
+    """The issue's ``data.limit=5`` segmentation fault: oneDNN's channels-last 1x1 stride-2 weight gradient."""
+    import os
+    import subprocess
+    import sys
+
+    # seed 2 samples skip_connect (a FactorizedReduce) on a reduction edge, where the old form crashed
+    args = ["run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--device", "cpu", "--epochs", "1", "--seed", "2",
+            "--set", "strategy.candidates=2", *extra, "--data-dir", str(cifar_dir), "--out", str(tmp_path / "run")]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}  # the crash is in oneDNN's threaded kernel
+    done = subprocess.run([sys.executable, "-m", "nasframe", *args], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 1
