@@ -155,6 +155,17 @@ def test_an_out_that_cannot_be_created_is_one_line(tmp_path):
     assert "cannot create --out /proc/nope" in line
 
 
+def test_a_latency_table_that_cannot_be_written_is_refused_before_timing(tmp_path, monkeypatch):
+    import nasframe.measure.latency_table as latency_table
+
+    monkeypatch.setattr(latency_table, "measure_table", lambda *a: pytest.fail("timed before checking --out"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in ("/proc/table.json", blocker / "table.json"):
+        line = one_line_error(invoke("latency", "--space", "mbconv", "--preset", "tiny", "--device", "cpu", "--out", out))
+        assert f"cannot create --out {out}" in line
+
+
 def test_a_typo_in_the_data_dir_is_not_created_and_the_retry_proceeds(tmp_path, cifar_dir):
     out, typo = tmp_path / "run", tmp_path / "cifar-typo"
     line = one_line_error(invoke("run", *TINY, "--epochs", 1, "--data-dir", typo, "--out", out))

@@ -30,19 +30,20 @@ def latency(space: str, device: str, batch_size: int, dataset: str | None, prese
     from nasframe.interfaces.errors import ConfigError
     from nasframe.measure.latency_table import cost_table, measure_table
     from nasframe.registry import get_registry
-    from nasframe.storage.atomic import write_json_atomic
+    from nasframe.storage.atomic import check_creatable, write_json_atomic
 
     registry = get_registry()
     overrides = {**({"data.dataset": dataset} if dataset else {}), **parse_sets(sets)}
     config = resolve(registry.space(space), None, preset, overrides)
     built = registry.build_space(config)
     where = resolve_device(device)
+    path = Path(out or f"latency-{space}-{where.type}.json")
+    check_creatable(path.parent.resolve(), f"--out {path}")  # before minutes of timing
     prepare(where)
     record = measure_table(built, where, batch_size)
     if record is None:
         raise ConfigError(f"space {space!r} does not cut its networks into blocks (SearchSpace.cost_blocks), "
                           "so it has no lookup table")
-    path = Path(out or f"latency-{space}-{where.type}.json")
     write_json_atomic(path, record)
     table = cost_table(record, built)
     cheapest = float(table.base + table.values.masked_fill(~built.choice_mask, float("inf")).min(-1).values.sum())

@@ -7,12 +7,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from nasframe.interfaces.errors import NasframeError
+
 
 def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file the user asked for, not the temp file
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     try:
         write(tmp)
@@ -30,6 +35,22 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def check_creatable(path: Path, what: str) -> None:
+    """Refuse, before any work is done, a ``path`` whose nearest existing folder cannot take a new entry.
+
+    A probe folder is made and removed there, which catches permissions, read-only and virtual file systems.
+    """
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NasframeError(f"cannot create {what}: {existing} is a file, not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".nasframe-probe-", dir=existing))
+    except OSError as exc:
+        raise NasframeError(f"cannot create {what}: {existing} is not writable ({exc.strerror})") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import Any, Callable
 
 from nasframe.interfaces.errors import CheckpointError, NasframeError
 from nasframe.storage import checkpoint
-from nasframe.storage.atomic import read_jsonl, write_atomic, write_json_atomic, write_jsonl_atomic
+from nasframe.storage.atomic import check_creatable, read_jsonl, write_atomic, write_json_atomic, write_jsonl_atomic
 
 CONFIG = "config.json"
 EVENTS = "events.jsonl"
@@ -77,19 +75,7 @@ class RunDir:
         if resume and not self.config.exists():
             raise NasframeError(f"nothing to resume in {self.path}: it has no {CONFIG}")
         if self.writable and not (resume and self.is_finished()):  # a finished run is only read
-            self._check_creatable()
-
-    def _check_creatable(self) -> None:
-        """Create and remove a probe folder in the nearest existing ancestor: permissions, read-only or virtual file systems."""
-        existing = self.path
-        while not existing.exists():
-            existing = existing.parent
-        if not existing.is_dir():
-            raise NasframeError(f"cannot create --out {self.path}: {existing} is a file, not a directory")
-        try:
-            os.rmdir(tempfile.mkdtemp(prefix=".nasframe-probe-", dir=existing))
-        except OSError as exc:
-            raise NasframeError(f"cannot create --out {self.path}: {existing} is not writable ({exc.strerror})") from None
+            check_creatable(self.path, f"--out {self.path}")
 
     def create(self) -> None:
         """Make the run folder (after setup succeeded)."""
