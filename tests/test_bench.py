@@ -173,6 +173,17 @@ def test_a_bench_with_other_settings_is_refused(bench_dir, cifar_dir, tmp_path):
     assert (out / "results.jsonl").read_bytes() == before
 
 
+def test_a_bench_whose_first_trial_fails_in_setup_does_not_block_the_corrected_retry(tmp_path, cifar_dir):
+    out = tmp_path / "bench"
+    failed = invoke(*bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=1")))
+    assert failed.exit_code == 1 and "constraint.max_flops=1 cannot be met" in failed.output
+    assert not (out / "trials").exists() and not (out / "results.jsonl").exists()
+    retry = invoke(*bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=2000000")))
+    assert retry.exit_code == 0, retry.output
+    assert [row["flops"] <= 2_000_000 for row in rows_of(out)] == [True]
+    assert json.loads((out / "bench.json").read_text())["settings"]["overrides"]["constraint.max_flops"] == 2_000_000
+
+
 class Interrupt(BenchObserver):
     """Presses Ctrl-C at the end of one epoch of one trial; records where every run started."""
 

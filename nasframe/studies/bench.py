@@ -305,16 +305,19 @@ class Bench:
         """Write bench.json, or check that the one there describes this same bench."""
         if self.out.exists() and not self.out.is_dir():
             raise NasframeError(f"--out {self.out} is a file, not a directory")
+        started = self.results_path.exists() or (self.out / TRIALS_DIR).exists()  # a trial got past its setup
         if self.bench_path.exists():
             saved = read_bench(self.out).get("settings", {})
             diff = config_difference(saved, self.spec.settings())
-            if diff:
+            if not diff:
+                return
+            if started:
                 raise NasframeError(
                     f"{self.out} holds another bench ({'; '.join(diff[:6])}); rerun with the same settings "
                     "to continue it, or choose another --out"
                 )
-            return
-        if RunDir(self.out).holds_run() or self.results_path.exists() or (self.out / TRIALS_DIR).exists():
+            # no trial got past its setup (say, a budget no architecture meets): nothing to keep, the retry proceeds
+        elif RunDir(self.out).holds_run() or started:
             raise NasframeError(f"{self.out} holds something other than a bench (no {BENCH_FILE}); choose another --out")
         write_json_atomic(self.bench_path, self.record())
 
