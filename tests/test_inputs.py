@@ -113,6 +113,9 @@ def test_train_checks_its_keys_too(tmp_path):
     line = one_line_error(invoke("train", "--arch", GENOTYPES_DIR / "darts_v2.json", "--epochs", 0, "--out", out,
                                  "--set", "space.drop_path=2"))
     assert "'space.drop_path' = 2" in line and not out.exists()
+    line = one_line_error(invoke("train", "--arch", GENOTYPES_DIR / "darts_v2.json", "--epochs", 0, "--out", out,
+                                 "--set", "constraint.max_flops=5000000"))
+    assert "constraint.max_flops limits the architectures a search trains" in line and not out.exists()
 
 
 # -- runs never block their retry and never lie --------------------------------------------------
