@@ -53,6 +53,22 @@ def test_every_strategy_returns_an_architecture_inside_a_multiply_add_budget(tmp
     assert events, "the engine refuses to train an architecture outside the budget, so training happened inside it"
 
 
+def test_mdenas_logs_the_multiply_adds_its_distribution_expects_every_epoch(tmp_path, cifar_dir):
+    from nasframe import load_run
+
+    low, high = flops_range(tiny_space("darts"))
+    limit = int(low + 0.5 * (high - low))
+    tiny_search("mdenas", "darts", tmp_path / "run", epochs=2, data_dir=cifar_dir,
+                sets={**SMALL, "constraint.max_flops": limit})
+    run = load_run(tmp_path / "run")
+    p, table = run.strategy_state["probabilities"], counted_tables(run.space)["flops"]
+    by_hand = table.base + sum(float(p[d, c]) * float(table.values[d, c])
+                               for d in range(p.shape[0]) for c in range(p.shape[1]))
+    assert [("expected_flops" in e) for e in run.events] == [True, True]
+    assert run.events[-1]["expected_flops"] == pytest.approx(by_hand, rel=1e-9)
+    assert low < run.events[-1]["expected_flops"] < high
+
+
 def test_an_unreachable_budget_stops_the_run_naming_the_smallest_value(tmp_path, cifar_dir):
     low, _ = flops_range(tiny_space("mbconv"))
     with pytest.raises(NasframeError) as info:

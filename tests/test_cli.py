@@ -129,6 +129,10 @@ def test_a_long_epoch_gets_a_line_every_so_often(capsys):
     assert human("flops", 574_000_000) == "574.0 M multiply-adds"
     assert human("latency_error", -0.042) == "-4.2 %" and human("near_ties", 0.25) == "25.00 %"
     assert human("predicted_latency_ms", None) == "—"  # no cost model for this space
+    from nasframe.cli.display import epoch_line
+
+    budgeted = {"train_loss": 2.0, "expected_latency_us": 2204.0, "expected_flops": 7_230_000.0}
+    assert epoch_line(budgeted) == "loss 2.0000  expected latency 2.20 ms  expected 7.2 M multiply-adds"
 
 
 def test_a_summary_shows_the_budget_rows_only_when_a_budget_was_set(tmp_path, capsys):

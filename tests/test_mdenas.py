@@ -167,6 +167,7 @@ def make(widths: tuple[int, ...] = (3, 2), seed: int = 0, **config: Any) -> MdeN
     s.space = space
     s.ctx = SimpleNamespace(  # type: ignore[assignment]
         generator=torch.Generator().manual_seed(seed), sample_feasible=lambda draw: draw(),  # no budget
+        cost_terms=lambda weights: [],
         derive=lambda scores: space.derive(space.scores_from_tensor(scores)),
     )
     s.setup(space, s.ctx)

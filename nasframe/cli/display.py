@@ -23,7 +23,8 @@ from nasframe.studies.rank import StudyObserver
 console = Console(stderr=True)
 
 SHOWN = (("train_loss", "loss"), ("train_accuracy", "train acc"), ("val_accuracy", "val acc"),
-         ("test_accuracy", "test acc"), ("entropy", "entropy"))
+         ("test_accuracy", "test acc"), ("entropy", "entropy"), ("expected_latency_us", "expected latency"),
+         ("expected_flops", "expected"), ("expected_params", "expected params"))
 
 SECTIONS = ("strategy_metrics", "constraint")
 """Summary entries that are records: each of their values is a row."""

@@ -8,6 +8,7 @@ import torch
 from nasframe.interfaces.strategy import mean_entropy
 
 if TYPE_CHECKING:
+    from nasframe.interfaces.cost_model import CostTerm
     from nasframe.interfaces.space import SearchSpace
 
 NEAR_TIE_MARGIN = 0.01
@@ -45,11 +46,12 @@ def skip_share(space: SearchSpace, weights: torch.Tensor) -> float:
     return sum(rows) / len(rows) if rows else 0.0
 
 
-def distribution_metrics(space: SearchSpace, weights: torch.Tensor) -> dict[str, Any]:
+def distribution_metrics(space: SearchSpace, weights: torch.Tensor, costs: Sequence[CostTerm] = ()) -> dict[str, Any]:
     """A strategy's per-epoch record of its weights over choices ``[num_decisions, max_choices]``.
 
     ``entropy`` (mean nats; ``entropy_max`` is that of the uniform distribution), ``near_ties`` (share
-    of decisions whose top two choices are within :data:`NEAR_TIE_MARGIN`), ``skip_share``.
+    of decisions whose top two choices are within :data:`NEAR_TIE_MARGIN`), ``skip_share``; and with
+    ``costs`` (``ctx.cost_terms(weights)`` under a budget), ``expected_<metric>``: the cost the search is heading for.
     """
     weights = weights.detach().double().cpu()
     mask = space.choice_mask
@@ -60,4 +62,5 @@ def distribution_metrics(space: SearchSpace, weights: torch.Tensor) -> dict[str,
         "near_ties": near_tie_share(weights, mask),
         "skip_share": skip_share(space, weights),
         "choices": int(counts.max()),
+        **{f"expected_{t.metric}": float(t.expected) for t in costs},
     }

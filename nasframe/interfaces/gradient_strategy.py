@@ -157,8 +157,7 @@ class GradientStrategy(Strategy):
         expectation of every budgeted cost under them."""
         with torch.no_grad():
             weights = self.relaxed()
-            expected = {f"expected_{t.metric}": float(t.expected) for t in self.ctx.cost_terms(weights)}
-        return {**distribution_metrics(self.space, weights), "samples": int(self.ctx.step), **expected}
+            return {**distribution_metrics(self.space, weights, self.ctx.cost_terms(weights)), "samples": int(self.ctx.step)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}

@@ -128,8 +128,9 @@ class MdeNAS(nasframe.Strategy):
         return self.ctx.derive(self.probabilities)
 
     def metrics(self) -> dict[str, Any]:
-        """How decided ``p`` is, and ``samples``: the measurements each decision has learned from."""
-        return {**nasframe.distribution_metrics(self.space, self.probabilities), "samples": int(self.epochs[0].sum())}
+        """How decided ``p`` is, the budgeted costs expected under it, and ``samples`` (measurements per decision)."""
+        p = self.probabilities
+        return {**nasframe.distribution_metrics(self.space, p, self.ctx.cost_terms(p)), "samples": int(self.epochs[0].sum())}
 
     def state_dict(self) -> dict[str, Any]:
         return {
