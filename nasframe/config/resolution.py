@@ -67,9 +67,10 @@ def resolve(
         own = {k: v for k, v in own.items() if not k.startswith("space.") or k in schema.keys}
         schema.apply(config, own, f"the {strategy_cls.name} strategy's {preset} preset")
     config["preset"] = preset
-    limits = [k for k, v in overrides.items() if train and k.startswith("constraint.max_") and v is not None]
-    if limits:
-        raise ConfigError(f"{limits[0]} limits the architectures a search trains and returns; `nasframe train` trains "
-                          "the one it is given (its parameters, multiply-adds and latency are in the summary)")
+    if train:  # a budget limits what a search trains; training from scratch takes the architecture it is given
+        limit = next((k for k, v in overrides.items() if k.startswith("constraint.max_") and v is not None), None)
+        if limit:
+            raise ConfigError(f"{limit} limits the architectures a search trains and returns; `nasframe train` trains "
+                              "the one it is given (its parameters, multiply-adds and latency are in the summary)")
     schema.apply(config, overrides, "the command line")
     return config
