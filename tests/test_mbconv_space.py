@@ -12,7 +12,8 @@ from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.space import DataInfo
 from nasframe.measure.cost import arch_cost
 from nasframe.registry import get_registry
-from nasframe.search_spaces.mbconv import MBConv, MBConvSpace
+from nasframe.layers import MBConv
+from nasframe.search_spaces.mbconv import MBConvSpace
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)
 IMAGENET = DataInfo("imagenet", num_classes=1000, image_size=224)

@@ -75,6 +75,48 @@ class Blocks:
     choices: tuple[tuple[tuple[Block, ...], ...], ...]
 
 
+@dataclass(frozen=True)
+class ChildExtras:
+    """What training a space's child network from scratch adds to cross-entropy on its logits.
+
+    ``auxiliary_weight`` > 0: in train mode the child's forward returns ``(logits, auxiliary_logits)``
+    and the auxiliary loss is added with this weight. ``drop_path`` > 0: the engine sets the child's
+    ``drop_path_prob`` attribute to ``drop_path`` times the fraction of training done, every epoch
+    (DARTS's linear schedule).
+    """
+
+    auxiliary_weight: float = 0.0
+    drop_path: float = 0.0
+
+
+@dataclass(frozen=True)
+class CellDrawing:
+    """One cell as a graph to draw: ``inputs`` on the left, ``nodes`` in between, ``output`` on the right.
+
+    ``edges`` are ``(source, target, op)`` between those names; ``concat`` draws dashed edges from every
+    intermediate node to the output (a DARTS cell concatenates its nodes).
+    """
+
+    title: str
+    inputs: tuple[str, ...]
+    nodes: tuple[str, ...]
+    output: str
+    edges: tuple[tuple[str, str, str], ...]
+    concat: bool = False
+
+
+@dataclass(frozen=True)
+class StripDrawing:
+    """A network as a strip of blocks: ``(label, shade)`` per block, ``shade`` None for a hollow (skipped) block,
+    else a number in [0, 1] (darker is bigger: a larger kernel, say)."""
+
+    title: str
+    blocks: tuple[tuple[str, float | None], ...]
+
+
+Drawing = CellDrawing | StripDrawing
+
+
 class Supernet(nn.Module):
     """A weight-sharing network whose forward takes the architecture to run.
 
@@ -108,6 +150,10 @@ class SearchSpace(Configurable, ABC):
     ``data.dataset`` is that data set."""
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
+
+    shortcuts: ClassVar[frozenset[str]] = frozenset()
+    """Names of the choices that are parameter-free identity shortcuts (``skip_connect``): the share of
+    weight on them is the skip-share diagnostic of DARTS's collapse."""
 
     published_dir: ClassVar[Path | None] = None
     """Folder of the architectures papers published in this space, shipped with it: ``NAME.json`` is an
@@ -169,6 +215,29 @@ class SearchSpace(Configurable, ABC):
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Dotted ``space.*`` settings an arch.json implies (training it needs the space it was searched in)."""
+        return {}
+
+    def child_extras(self) -> ChildExtras:
+        """What training this space's child adds to plain cross-entropy (auxiliary head, drop-path): none by default."""
+        return ChildExtras()
+
+    def drawing(self, arch: Arch) -> tuple[Drawing, ...]:
+        """``arch`` as the panels of a picture (``report --plot``, ``nasframe export``); empty: this space does not draw."""
+        return ()
+
+    def ground_truth(self, arch: Arch) -> dict[str, Any] | None:
+        """Published figures of ``arch``'s network trained to convergence (a tabular benchmark), or None.
+
+        The record: per data set (named as ``data.dataset`` names it where nasframe loads it, e.g.
+        ``cifar10``) the published test accuracy in %, ``regret_<data set>`` (the table's best minus
+        this one), and ``source`` (the benchmark and how to cite it). It scores what a search returned;
+        a strategy never sees it. A space without a table returns None: the record is then absent,
+        never made up.
+        """
+        return None
+
+    def references(self) -> dict[str, Arch]:
+        """Architectures a study shows beside its results as reference rows (a table's best, a known collapse)."""
         return {}
 
     def cost_blocks(self) -> Blocks | None:

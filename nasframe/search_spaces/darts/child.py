@@ -15,7 +15,9 @@ from torch import nn
 
 from .genotype import CELL_TYPES, cell_pairs
 from .layout import cell_plan, first_inputs, stems
-from .ops import CHOICES, Identity, cell_preprocessing, drop_path, make_op
+from nasframe.layers import Identity, drop_path
+
+from .ops import CHOICES, cell_preprocessing, make_op
 
 
 class ChildCell(nn.Module):

@@ -27,7 +27,9 @@ from nasframe import ArchError, Supernet
 
 from .genotype import cell_edges, decision_names
 from .layout import cell_plan, first_inputs, stems
-from .ops import CHOICES, NONE, Op, cell_preprocessing, make_op
+from nasframe.layers import Op
+
+from .ops import CHOICES, NONE, cell_preprocessing, make_op
 
 NUM_CHOICES = len(CHOICES)
 

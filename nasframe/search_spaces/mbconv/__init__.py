@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import nasframe
 
-from .blocks import SKIP, Choice, MBConv
+from .blocks import SKIP, Choice
 from .layout import BlockSpec, Layout, build_layout, round_width
 from .networks import MBConvNet, MBConvSupernet
 from .space import MBConvSpace
@@ -13,7 +13,6 @@ __all__ = [
     "BlockSpec",
     "Choice",
     "Layout",
-    "MBConv",
     "MBConvNet",
     "MBConvSpace",
     "MBConvSupernet",

@@ -8,7 +8,9 @@ from torch import nn
 
 from nasframe import Arch, ArchLike, Supernet
 
-from .blocks import Choice, MBConv, conv_bn, init_weights
+from nasframe.layers import MBConv, conv_bn
+
+from .blocks import Choice, init_weights
 from .layout import BlockSpec, Layout
 
 

@@ -1,0 +1,38 @@
+"""The op library every space builds from (as timm's ``layers/`` serves its model families): a space imports these
+instead of copying another space's ops.
+
+``ops``: cell operations with a weighted form for mixed (DARTS) supernets; ``mbconv``: the MobileNetV2
+inverted-residual block and its conv-BN-ReLU6 layers.
+"""
+from __future__ import annotations
+
+from nasframe.layers.mbconv import MBConv, conv_bn
+from nasframe.layers.ops import (
+    DilConv,
+    FactorizedReduce,
+    Identity,
+    Op,
+    Pool,
+    ReLUConvBN,
+    ReluOp,
+    SepConv,
+    Zero,
+    batch_norm,
+    drop_path,
+)
+
+__all__ = [
+    "DilConv",
+    "FactorizedReduce",
+    "Identity",
+    "MBConv",
+    "Op",
+    "Pool",
+    "ReLUConvBN",
+    "ReluOp",
+    "SepConv",
+    "Zero",
+    "batch_norm",
+    "conv_bn",
+    "drop_path",
+]
