@@ -10,9 +10,9 @@ from torch import nn
 
 from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.space import DataInfo
+from nasframe.layers import FactorizedReduce, Identity, Pool, ReLUConvBN, Zero
 from nasframe.measure.cost import arch_cost, count_params
 from nasframe.search_spaces.darts import DARTS_V1, DARTS_V2, GENOTYPES_DIR, DartsSpace, load_genotype
-from nasframe.layers import FactorizedReduce, Identity, Pool, ReLUConvBN, Zero
 from nasframe.search_spaces.darts.ops import CHOICES, make_op
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)

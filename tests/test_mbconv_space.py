@@ -10,9 +10,9 @@ from torch import nn
 from nasframe.config import resolve
 from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.space import DataInfo
+from nasframe.layers import MBConv
 from nasframe.measure.cost import arch_cost
 from nasframe.registry import get_registry
-from nasframe.layers import MBConv
 from nasframe.search_spaces.mbconv import MBConvSpace
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)

@@ -13,10 +13,10 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .genotype import CELL_TYPES, cell_pairs
-from .layout import cell_plan, first_inputs, stems
 from nasframe.layers import Identity, drop_path
 
+from .genotype import CELL_TYPES, cell_pairs
+from .layout import cell_plan, first_inputs, stems
 from .ops import CHOICES, cell_preprocessing, make_op
 
 

@@ -24,11 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasframe import ArchError, Supernet
+from nasframe.layers import Op
 
 from .genotype import cell_edges, decision_names
 from .layout import cell_plan, first_inputs, stems
-from nasframe.layers import Op
-
 from .ops import CHOICES, NONE, cell_preprocessing, make_op
 
 NUM_CHOICES = len(CHOICES)

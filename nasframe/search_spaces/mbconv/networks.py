@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from nasframe import Arch, ArchLike, Supernet
-
 from nasframe.layers import MBConv, conv_bn
 
 from .blocks import Choice, init_weights
