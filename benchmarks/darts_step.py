@@ -18,6 +18,7 @@ Each implementation runs in its own fresh process, one after another (never two 
 at once): first the weight step alone (warm-up + repeats, peak memory read), then the full step.
 Target (CPU): nasframe / naive <= 0.8 for the step.
 """
+
 from __future__ import annotations
 
 import gc
@@ -29,8 +30,16 @@ import torch.nn.functional as F
 from torch import nn
 
 TARGET = 0.8
-PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-              "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+PRIMITIVES = [
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+]
 
 
 # -- the naive reference (DARTS-style model_search.py) -------------------------------------------
@@ -52,7 +61,9 @@ class DilConv(nn.Module):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False),
+            nn.Conv2d(
+                C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False
+            ),
             nn.Conv2d(C_in, C_out, kernel_size=1, padding=0, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
@@ -91,8 +102,8 @@ class Zero(nn.Module):
 
     def forward(self, x):
         if self.stride == 1:
-            return x.mul(0.)
-        return x[:, :, ::self.stride, ::self.stride].mul(0.)
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
 class FactorizedReduce(nn.Module):
@@ -161,7 +172,7 @@ class Cell(nn.Module):
             s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
-        return torch.cat(states[-self._multiplier:], dim=1)
+        return torch.cat(states[-self._multiplier :], dim=1)
 
 
 class NaiveNetwork(nn.Module):
@@ -215,11 +226,15 @@ class NaiveDarts:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.channels_last = channels_last
         self.criterion = nn.CrossEntropyLoss()
-        self.optimizer = torch.optim.SGD(self.model.parameters(), tc["lr"], momentum=tc["momentum"],
-                                         weight_decay=tc["weight_decay"])
-        self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), lr=sd["arch_lr"],
-                                               betas=(sd["arch_beta1"], sd["arch_beta2"]),
-                                               weight_decay=sd["arch_weight_decay"])
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), tc["lr"], momentum=tc["momentum"], weight_decay=tc["weight_decay"]
+        )
+        self.arch_optimizer = torch.optim.Adam(
+            self.model.arch_parameters(),
+            lr=sd["arch_lr"],
+            betas=(sd["arch_beta1"], sd["arch_beta2"]),
+            weight_decay=sd["arch_weight_decay"],
+        )
         self.grad_clip = tc["grad_clip"]
 
     def _in(self, x):
@@ -286,6 +301,7 @@ def worker(args, device: torch.device) -> None:
         def step():
             naive.arch_step(*data.val.sample(sz["batch"], gen))
             return naive.weight_step(*batch)
+
     gc.collect()
     mem = timing.PeakMemory(device)
     mem.start()
@@ -300,9 +316,14 @@ def worker(args, device: torch.device) -> None:
 
 def main() -> None:
     p = timing.parser(__doc__)
-    p.add_argument("--naive-channels-last", action="store_true",
-                   help="also time the naive implementation in channels-last memory format (as nasframe runs on CPU)")
-    p.add_argument("--profile", action="store_true", help="print torch.profiler's top ops of each step (in the workers)")
+    p.add_argument(
+        "--naive-channels-last",
+        action="store_true",
+        help="also time the naive implementation in channels-last memory format (as nasframe runs on CPU)",
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="print torch.profiler's top ops of each step (in the workers)"
+    )
     p.add_argument("--only", choices=["nasframe", "naive"], help="run only this implementation (no ratio)")
     args = p.parse_args()
     device = timing.setup(args)
@@ -311,10 +332,14 @@ def main() -> None:
     sz = timing.sizes(args)
     diff = check_equivalence()
     if not diff < 1e-4:
-        raise SystemExit(f"the naive network does not compute nasframe's mixed forward (relative difference {diff:.3g})")
-    timing.note(f"DARTS first-order step: supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "
-                f"{device}, {torch.get_num_threads()} threads; each implementation alone in a fresh process; "
-                f"naive == nasframe logits at the quick size (relative difference {diff:.1e})")
+        raise SystemExit(
+            f"the naive network does not compute nasframe's mixed forward (relative difference {diff:.3g})"
+        )
+    timing.note(
+        f"DARTS first-order step: supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "
+        f"{device}, {torch.get_num_threads()} threads; each implementation alone in a fresh process; "
+        f"naive == nasframe logits at the quick size (relative difference {diff:.1e})"
+    )
     extra = timing.worker_args(args) + (["--profile"] if args.profile else [])
     names = ["nasframe", "naive"] + (["naive-cl"] if args.naive_channels_last else [])
     if args.only:
@@ -323,8 +348,11 @@ def main() -> None:
     for name in names:
         timing.note(f"  running {name} ...")
         res[name] = timing.run_worker("darts_step.py", name, extra)
-    labels = {"nasframe": "nasframe (Darts.train_step)", "naive": "naive mixed ops (NCHW)",
-              "naive-cl": "naive mixed ops (channels-last)"}
+    labels = {
+        "nasframe": "nasframe (Darts.train_step)",
+        "naive": "naive mixed ops (NCHW)",
+        "naive-cl": "naive mixed ops (channels-last)",
+    }
     rows = []
     for what in ("step", "weight"):
         for name in names:
@@ -333,25 +361,46 @@ def main() -> None:
             ratio = r["median_s"] / base["median_s"] if base else None
             mratio = r["peak_bytes"] / base["peak_bytes"] if base else None
             label = labels[name] if what == "step" or name != "nasframe" else "nasframe (ctx.train_weights)"
-            rows.append([f"{'1st-order step' if what == 'step' else 'weight step alone'}: {label}",
-                         timing.fmt_seconds(r["median_s"]), timing.fmt_ratio(ratio), timing.fmt_bytes(r["peak_bytes"]),
-                         timing.fmt_bytes(r["delta_bytes"]), timing.fmt_ratio(mratio)])
+            rows.append(
+                [
+                    f"{'1st-order step' if what == 'step' else 'weight step alone'}: {label}",
+                    timing.fmt_seconds(r["median_s"]),
+                    timing.fmt_ratio(ratio),
+                    timing.fmt_bytes(r["peak_bytes"]),
+                    timing.fmt_bytes(r["delta_bytes"]),
+                    timing.fmt_ratio(mratio),
+                ]
+            )
     ratio = (res["nasframe"]["step"]["median_s"] / res["naive"]["step"]["median_s"]) if len(res) > 1 else None
     method = next(iter(res.values()))["step"]["memory_method"]
-    timing.table("DARTS first-order search step vs a naive mixed-op implementation (same shapes)",
-                 ["", "time (median)", "time ratio vs naive", "peak memory", "peak − before", "memory ratio"], rows,
-                 caption=f"target step ratio ≤ {TARGET} → {timing.verdict(ratio, TARGET, 'le')}; memory: {method}, "
-                         "weight-step peak read before the full steps ran")
+    timing.table(
+        "DARTS first-order search step vs a naive mixed-op implementation (same shapes)",
+        ["", "time (median)", "time ratio vs naive", "peak memory", "peak − before", "memory ratio"],
+        rows,
+        caption=f"target step ratio ≤ {TARGET} → {timing.verdict(ratio, TARGET, 'le')}; memory: {method}, "
+        "weight-step peak read before the full steps ran",
+    )
     for key in ("darts_first_order_step", "darts_weight_step"):
         ref = timing.REFERENCES[key]
-        timing.note(f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['seconds']} s, {ref['memory_gb']} GB")
+        timing.note(
+            f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['seconds']} s, {ref['memory_gb']} GB"
+        )
     timing.quick_caveat(args)
-    timing.write_json(args.json, {
-        "benchmark": "darts_step", "mode": "quick" if args.quick else "full", "sizes": sz,
-        "env": timing.environment(device), "equivalence_rel_diff": diff, "results": res, "ratio": ratio,
-        "target": TARGET, "met": None if ratio is None else ratio <= TARGET,
-        "reference_issue_10": {k: timing.REFERENCES[k] for k in ("darts_first_order_step", "darts_weight_step")},
-    })
+    timing.write_json(
+        args.json,
+        {
+            "benchmark": "darts_step",
+            "mode": "quick" if args.quick else "full",
+            "sizes": sz,
+            "env": timing.environment(device),
+            "equivalence_rel_diff": diff,
+            "results": res,
+            "ratio": ratio,
+            "target": TARGET,
+            "met": None if ratio is None else ratio <= TARGET,
+            "reference_issue_10": {k: timing.REFERENCES[k] for k in ("darts_first_order_step", "darts_weight_step")},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ images/s = images per epoch / median epoch time. Also: the pipeline's time per b
 one single-path search step (``SearchContext.train_weights``, MdeNAS-sampled arch, same batch size).
 Targets: >= 10x the 2-worker DataLoader's images/s; < 2% of a single-path step.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -66,11 +67,22 @@ def main() -> None:
     n_batches = len(labels) // batch
     n_images = n_batches * batch
     repeats, warmup = timing.counts(args, 2 if args.quick else 5, 1)
-    timing.note(f"data: {source}, {len(labels)} images, batch {batch}; {device}, {torch.get_num_threads()} threads; "
-                f"median of {repeats} interleaved epochs after {warmup} warm-up epoch(s) each")
+    timing.note(
+        f"data: {source}, {len(labels)} images, batch {batch}; {device}, {torch.get_num_threads()} threads; "
+        f"median of {repeats} interleaved epochs after {warmup} warm-up epoch(s) each"
+    )
 
-    ours = TensorBatches(images, labels, batch, device, augment=True, drop_last=True, mean=cifar.MEAN, std=cifar.STD,
-                         channels_last=device.type == "cuda")
+    ours = TensorBatches(
+        images,
+        labels,
+        batch,
+        device,
+        augment=True,
+        drop_last=True,
+        mean=cifar.MEAN,
+        std=cifar.STD,
+        channels_last=device.type == "cuda",
+    )
     gen = torch.Generator().manual_seed(0)
 
     def tensor_epoch() -> int:
@@ -83,15 +95,23 @@ def main() -> None:
         assert last is not None and last.dtype == torch.float32
         return n
 
-    transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
-                           T.Normalize(cifar.MEAN, cifar.STD)])
+    transform = T.Compose(
+        [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(cifar.MEAN, cifar.STD)]
+    )
     dataset = PILDataset(images.permute(0, 2, 3, 1).contiguous().numpy(), labels.tolist(), transform)
     cuda = device.type == "cuda"
 
     def loader(workers: int):
-        dl = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
-                                         persistent_workers=workers > 0, pin_memory=cuda,
-                                         generator=torch.Generator().manual_seed(0))
+        dl = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=True,
+            persistent_workers=workers > 0,
+            pin_memory=cuda,
+            generator=torch.Generator().manual_seed(0),
+        )
 
         def epoch() -> int:
             n = 0
@@ -125,26 +145,53 @@ def main() -> None:
 
     rows = []
     for name, v in ips.items():
-        rows.append([name, f"{v:,.0f}", timing.fmt_ratio(ips["nasframe TensorBatches"] / v),
-                     timing.fmt_seconds(timing.median(t[name]) / n_batches)])
-    timing.table("Data pipeline: images/s with augmentation (crop + flip + normalise)",
-                 ["", "images/s", "nasframe speed-up", "time per batch"], rows,
-                 caption=f"target speed-up vs {ref_name} ≥ {SPEED_TARGET:g} → {timing.verdict(speedup, SPEED_TARGET, 'ge')}")
+        rows.append(
+            [
+                name,
+                f"{v:,.0f}",
+                timing.fmt_ratio(ips["nasframe TensorBatches"] / v),
+                timing.fmt_seconds(timing.median(t[name]) / n_batches),
+            ]
+        )
+    timing.table(
+        "Data pipeline: images/s with augmentation (crop + flip + normalise)",
+        ["", "images/s", "nasframe speed-up", "time per batch"],
+        rows,
+        caption=f"target speed-up vs {ref_name} ≥ {SPEED_TARGET:g} → {timing.verdict(speedup, SPEED_TARGET, 'ge')}",
+    )
     if share is not None:
-        timing.table("The pipeline's share of one single-path search step",
-                     ["", "time"], [["TensorBatches, one batch", timing.fmt_seconds(per_batch * sz["batch"] / batch)],
-                                    [f"single-path step (C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']})",
-                                     timing.fmt_seconds(step_s)],
-                                    ["share", f"{100 * share:.2f} %"]],
-                     caption=f"target < {100 * SHARE_TARGET:g} % → {'MET' if share < SHARE_TARGET else 'MISSED'}")
+        timing.table(
+            "The pipeline's share of one single-path search step",
+            ["", "time"],
+            [
+                ["TensorBatches, one batch", timing.fmt_seconds(per_batch * sz["batch"] / batch)],
+                [
+                    f"single-path step (C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']})",
+                    timing.fmt_seconds(step_s),
+                ],
+                ["share", f"{100 * share:.2f} %"],
+            ],
+            caption=f"target < {100 * SHARE_TARGET:g} % → {'MET' if share < SHARE_TARGET else 'MISSED'}",
+        )
     for key in ("dataloader_pil_0_workers", "dataloader_pil_2_workers", "batched_tensor_pipeline"):
         ref = timing.REFERENCES[key]
-        timing.note(f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['images_per_second']:,.0f} images/s")
+        timing.note(
+            f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['images_per_second']:,.0f} images/s"
+        )
     payload: dict[str, Any] = {
-        "benchmark": "data_pipeline", "mode": "quick" if args.quick else "full", "data": source,
-        "images": n_images, "batch": batch, "env": timing.environment(device), "images_per_second": ips,
-        "epoch_seconds": t, "speedup": speedup, "speed_target": SPEED_TARGET,
-        "share_of_single_path_step": share, "single_path_step_s": step_s, "share_target": SHARE_TARGET,
+        "benchmark": "data_pipeline",
+        "mode": "quick" if args.quick else "full",
+        "data": source,
+        "images": n_images,
+        "batch": batch,
+        "env": timing.environment(device),
+        "images_per_second": ips,
+        "epoch_seconds": t,
+        "speedup": speedup,
+        "speed_target": SPEED_TARGET,
+        "share_of_single_path_step": share,
+        "single_path_step_s": step_s,
+        "share_target": SHARE_TARGET,
         "met": {"speed": speedup >= SPEED_TARGET, "share": None if share is None else share < SHARE_TARGET},
     }
     timing.quick_caveat(args)

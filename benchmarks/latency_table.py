@@ -12,6 +12,7 @@ other processes on a shared machine). The space's default skeleton is used, what
 ``--quick``: the tiny preset's space (width 0.25, CIFAR 32×32); full mode: the paper preset's
 ImageNet network (width 1.0, 224×224).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ import timing
 import torch
 
 
-def network_times(net: torch.nn.Module, shape: tuple[int, ...], device: torch.device, warmup: int,
-                  repeats: int) -> list[float]:
+def network_times(
+    net: torch.nn.Module, shape: tuple[int, ...], device: torch.device, warmup: int, repeats: int
+) -> list[float]:
     """Seconds of every timed forward pass of ``net`` (eval mode, no gradients)."""
     net.to(device).eval()
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
@@ -57,10 +59,12 @@ def main() -> None:
     table_seconds = time.perf_counter() - start
     table = cost_table(record, space)
     shape = (args.batch_size, space.data.channels, space.data.image_size, space.data.image_size)
-    timing.note(f"lookup table: mbconv {space.config}, {space.data.name} {space.data.image_size}px, batch "
-                f"{args.batch_size}, {record['device_name']}, torch {record['torch']}, "
-                f"{torch.get_num_threads()} threads; measured in {table_seconds:.1f} s; load average "
-                f"{os.getloadavg() if hasattr(os, 'getloadavg') else '?'}")
+    timing.note(
+        f"lookup table: mbconv {space.config}, {space.data.name} {space.data.image_size}px, batch "
+        f"{args.batch_size}, {record['device_name']}, torch {record['torch']}, "
+        f"{torch.get_num_threads()} threads; measured in {table_seconds:.1f} s; load average "
+        f"{os.getloadavg() if hasattr(os, 'getloadavg') else '?'}"
+    )
     generator = torch.Generator().manual_seed(args.seed)
     rows, results = [], []
     for i in range(args.archs):
@@ -68,31 +72,60 @@ def main() -> None:
         predicted = table.predict(space, arch) / 1e6
         times = network_times(space.build_child(arch), shape, device, warmup, repeats)
         median, fastest = statistics.median(times), min(times)
-        results.append({"arch": i, "choices": space.choice_names(arch), "predicted_s": predicted,
-                        "measured_median_s": median, "measured_min_s": fastest,
-                        "error_median": predicted / median - 1, "error_min": predicted / fastest - 1, "all_s": times})
-        rows.append([f"arch {i}", timing.fmt_seconds(predicted), timing.fmt_seconds(median), timing.fmt_seconds(fastest),
-                     f"{100 * (predicted / median - 1):+.1f} %", f"{100 * (predicted / fastest - 1):+.1f} %"])
+        results.append(
+            {
+                "arch": i,
+                "choices": space.choice_names(arch),
+                "predicted_s": predicted,
+                "measured_median_s": median,
+                "measured_min_s": fastest,
+                "error_median": predicted / median - 1,
+                "error_min": predicted / fastest - 1,
+                "all_s": times,
+            }
+        )
+        rows.append(
+            [
+                f"arch {i}",
+                timing.fmt_seconds(predicted),
+                timing.fmt_seconds(median),
+                timing.fmt_seconds(fastest),
+                f"{100 * (predicted / median - 1):+.1f} %",
+                f"{100 * (predicted / fastest - 1):+.1f} %",
+            ]
+        )
 
     def summary(key: str) -> dict[str, float]:
         errors = [abs(r[key]) for r in results]
         return {"mean_abs": sum(errors) / len(errors), "max_abs": max(errors)}
 
     by_median, by_min = summary("error_median"), summary("error_min")
-    rows.append(["mean |error|", "", "", "", f"{100 * by_median['mean_abs']:.1f} %", f"{100 * by_min['mean_abs']:.1f} %"])
+    rows.append(
+        ["mean |error|", "", "", "", f"{100 * by_median['mean_abs']:.1f} %", f"{100 * by_min['mean_abs']:.1f} %"]
+    )
     rows.append(["max |error|", "", "", "", f"{100 * by_median['max_abs']:.1f} %", f"{100 * by_min['max_abs']:.1f} %"])
     predicted_s = [r["predicted_s"] for r in results]
     # a budget and a cost loss need the order of architectures more than their absolute latency
     ranks = {k: kendall_tau_b(predicted_s, [r[k] for r in results]) for k in ("measured_median_s", "measured_min_s")}
     rows.append(["Kendall τ-b", "", "", "", f"{ranks['measured_median_s']:.3f}", f"{ranks['measured_min_s']:.3f}"])
-    timing.table(f"Lookup-table latency vs the measured network, {args.archs} random mbconv architectures",
-                 ["", "predicted", "measured (median)", "measured (min)", "error vs median", "error vs min"], rows,
-                 caption=f"median and min of {repeats} forward passes after {warmup} warm-up; "
-                         "error = predicted / measured − 1")
+    timing.table(
+        f"Lookup-table latency vs the measured network, {args.archs} random mbconv architectures",
+        ["", "predicted", "measured (median)", "measured (min)", "error vs median", "error vs min"],
+        rows,
+        caption=f"median and min of {repeats} forward passes after {warmup} warm-up; error = predicted / measured − 1",
+    )
     payload: dict[str, Any] = {
-        "benchmark": "latency_table", "mode": "quick" if args.quick else "full", "env": timing.environment(device),
-        "space_config": space.config, "batch_size": args.batch_size, "table_seconds": table_seconds,
-        "repeats": repeats, "warmup": warmup, "archs": results, "error_vs_median": by_median, "error_vs_min": by_min,
+        "benchmark": "latency_table",
+        "mode": "quick" if args.quick else "full",
+        "env": timing.environment(device),
+        "space_config": space.config,
+        "batch_size": args.batch_size,
+        "table_seconds": table_seconds,
+        "repeats": repeats,
+        "warmup": warmup,
+        "archs": results,
+        "error_vs_median": by_median,
+        "error_vs_min": by_min,
         "kendall_tau_b": ranks,
         "table": record,
     }

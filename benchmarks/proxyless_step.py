@@ -13,6 +13,7 @@ single-path step (target ratio <= 1.1); its time is about two single-path steps 
 backward passes). Timing: same batch, interleaved repeats, median after warm-up. Peak memory: each
 contender in a fresh subprocess, one after another (``timing.PeakMemory``).
 """
+
 from __future__ import annotations
 
 import gc
@@ -27,8 +28,9 @@ TARGET = 1.1
 class Contenders:
     def __init__(self, args, device: torch.device) -> None:
         self.sz = timing.sizes(args)
-        self.job = job = timing.search_job("proxyless", self.sz, device, {"strategy.update_arch_every": 1,
-                                                                          "strategy.binary_mode": args.binary_mode})
+        self.job = job = timing.search_job(
+            "proxyless", self.sz, device, {"strategy.update_arch_every": 1, "strategy.binary_mode": args.binary_mode}
+        )
         self.batch = next(iter(job.data.train.epoch(torch.Generator().manual_seed(1))))
         n_archs = args.archs or (1 if args.quick else 3)
         self.archs = [job.strategy.ask() for _ in range(n_archs)]
@@ -49,8 +51,12 @@ def worker(args, device: torch.device) -> None:
 def main() -> None:
     p = timing.parser(__doc__)
     p.add_argument("--archs", type=int, default=None, help="sampled paths to time (default 1 quick, 3 full)")
-    p.add_argument("--binary-mode", choices=("full", "two"), default="full",
-                   help="ProxylessNAS's strategy.binary_mode (two: the pair's other path runs as a probe)")
+    p.add_argument(
+        "--binary-mode",
+        choices=("full", "two"),
+        default="full",
+        help="ProxylessNAS's strategy.binary_mode (two: the pair's other path runs as a probe)",
+    )
     args = p.parse_args()
     device = timing.setup(args)
     if args.worker:
@@ -58,41 +64,72 @@ def main() -> None:
     repeats, warmup = timing.counts(args, 5 if args.quick else 10, 2)
     c = Contenders(args, device)
     sz = c.sz
-    timing.note(f"ProxylessNAS step (binary_mode {args.binary_mode}): DARTS supernet C={sz['channels']}, "
-                f"{sz['layers']} cells, batch {sz['batch']}, {device}, {torch.get_num_threads()} threads, "
-                f"{len(c.archs)} sampled path(s), median of {repeats} interleaved repeats after {warmup} warm-up; "
-                f"data: {timing.data_dir()[1]}")
+    timing.note(
+        f"ProxylessNAS step (binary_mode {args.binary_mode}): DARTS supernet C={sz['channels']}, "
+        f"{sz['layers']} cells, batch {sz['batch']}, {device}, {torch.get_num_threads()} threads, "
+        f"{len(c.archs)} sampled path(s), median of {repeats} interleaved repeats after {warmup} warm-up; "
+        f"data: {timing.data_dir()[1]}"
+    )
     rows, results = [], []
     for i in range(len(c.archs)):
         fns = {name: c.step(name, i) for name in ("proxyless", "single-path")}
         t = timing.time_interleaved(fns, device, repeats, warmup)
         mp, ms = timing.median(t["proxyless"]), timing.median(t["single-path"])
-        results.append({"arch": i, "proxyless_s": mp, "single_path_s": ms, "ratio": mp / ms,
-                        "proxyless_all_s": t["proxyless"], "single_path_all_s": t["single-path"]})
+        results.append(
+            {
+                "arch": i,
+                "proxyless_s": mp,
+                "single_path_s": ms,
+                "ratio": mp / ms,
+                "proxyless_all_s": t["proxyless"],
+                "single_path_all_s": t["single-path"],
+            }
+        )
         rows.append([f"path {i}", timing.fmt_seconds(mp), timing.fmt_seconds(ms), timing.fmt_ratio(mp / ms)])
-    timing.table("Step time: ProxylessNAS (weight step + architecture step) vs single-path weight step",
-                 ["", "proxyless", "single-path", "ratio"], rows,
-                 caption="expected about 2: the architecture step is a second forward and backward of one path")
+    timing.table(
+        "Step time: ProxylessNAS (weight step + architecture step) vs single-path weight step",
+        ["", "proxyless", "single-path", "ratio"],
+        rows,
+        caption="expected about 2: the architecture step is a second forward and backward of one path",
+    )
     del c
     gc.collect()
-    extra = timing.worker_args(args) + (["--archs", str(args.archs)] if args.archs else []) + [
-        "--binary-mode", args.binary_mode]
+    extra = (
+        timing.worker_args(args)
+        + (["--archs", str(args.archs)] if args.archs else [])
+        + ["--binary-mode", args.binary_mode]
+    )
     mem = {name: timing.run_worker("proxyless_step.py", name, extra) for name in ("proxyless", "single-path")}
     p_, s_ = mem["proxyless"], mem["single-path"]
     ratio = p_["peak_bytes"] / s_["peak_bytes"]
     delta_ratio = p_["delta_bytes"] / max(s_["delta_bytes"], 1)
-    timing.table("Peak memory, each contender alone in a fresh process (every path, one after another)",
-                 ["", "proxyless", "single-path", "ratio"],
-                 [["peak", timing.fmt_bytes(p_["peak_bytes"]), timing.fmt_bytes(s_["peak_bytes"]), timing.fmt_ratio(ratio)],
-                  ["peak − before first step", timing.fmt_bytes(p_["delta_bytes"]), timing.fmt_bytes(s_["delta_bytes"]),
-                   timing.fmt_ratio(delta_ratio)]],
-                 caption=f"method: {p_['memory_method']}; target peak ratio ≤ {TARGET} → "
-                         f"{timing.verdict(ratio, TARGET, 'le')}")
+    timing.table(
+        "Peak memory, each contender alone in a fresh process (every path, one after another)",
+        ["", "proxyless", "single-path", "ratio"],
+        [
+            ["peak", timing.fmt_bytes(p_["peak_bytes"]), timing.fmt_bytes(s_["peak_bytes"]), timing.fmt_ratio(ratio)],
+            [
+                "peak − before first step",
+                timing.fmt_bytes(p_["delta_bytes"]),
+                timing.fmt_bytes(s_["delta_bytes"]),
+                timing.fmt_ratio(delta_ratio),
+            ],
+        ],
+        caption=f"method: {p_['memory_method']}; target peak ratio ≤ {TARGET} → {timing.verdict(ratio, TARGET, 'le')}",
+    )
     payload: dict[str, Any] = {
-        "benchmark": "proxyless_step", "mode": "quick" if args.quick else "full", "sizes": sz,
+        "benchmark": "proxyless_step",
+        "mode": "quick" if args.quick else "full",
+        "sizes": sz,
         "binary_mode": args.binary_mode,
-        "env": timing.environment(device), "repeats": repeats, "warmup": warmup, "archs": results,
-        "memory": mem, "memory_ratio": ratio, "memory_delta_ratio": delta_ratio, "target": TARGET,
+        "env": timing.environment(device),
+        "repeats": repeats,
+        "warmup": warmup,
+        "archs": results,
+        "memory": mem,
+        "memory_ratio": ratio,
+        "memory_delta_ratio": delta_ratio,
+        "target": TARGET,
         "met": ratio <= TARGET,
     }
     timing.quick_caveat(args)

@@ -17,6 +17,7 @@ Timing: same batch, interleaved repeats (A B B A ...), median after warm-up. Pea
 contender in a fresh subprocess, one after another (see ``timing.PeakMemory``).
 Target (CPU): supernet / standalone <= 1.05.
 """
+
 from __future__ import annotations
 
 import gc
@@ -96,8 +97,11 @@ class FactorizedReduce(nn.Module):
 class Pool(nn.Module):
     def __init__(self, kind: str, C: int, stride: int) -> None:
         super().__init__()
-        self.pool = (nn.MaxPool2d(3, stride=stride, padding=1) if kind == "max"
-                     else nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False))
+        self.pool = (
+            nn.MaxPool2d(3, stride=stride, padding=1)
+            if kind == "max"
+            else nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        )
         self.bn = nn.BatchNorm2d(C, affine=False)
 
     def forward(self, x):
@@ -118,8 +122,9 @@ def plain_op(k: int, C: int, stride: int) -> nn.Module:
 
 
 class PlainCell(nn.Module):
-    def __init__(self, choice: Sequence[int], nodes: int, C_pp: int, C_p: int, C: int, reduction: bool,
-                 reduction_prev: bool) -> None:
+    def __init__(
+        self, choice: Sequence[int], nodes: int, C_pp: int, C_p: int, C: int, reduction: bool, reduction_prev: bool
+    ) -> None:
         super().__init__()
         self.reduction, self.C, self.nodes = reduction, C, nodes
         self.edges = [(node, src) for node in range(nodes) for src in range(node + 2)]
@@ -130,14 +135,19 @@ class PlainCell(nn.Module):
             self.preprocess0 = FactorizedReduce(C_pp, C) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0)
         if used[1]:
             self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0)
-        self.ops = nn.ModuleDict({
-            str(e): plain_op(choice[e], C, 2 if reduction and src < 2 else 1)
-            for e, (_, src) in enumerate(self.edges) if choice[e]
-        })
+        self.ops = nn.ModuleDict(
+            {
+                str(e): plain_op(choice[e], C, 2 if reduction and src < 2 else 1)
+                for e, (_, src) in enumerate(self.edges)
+                if choice[e]
+            }
+        )
 
     def forward(self, s0, s1):
-        states = [self.preprocess0(s0) if self.preprocess0 is not None else None,
-                  self.preprocess1(s1) if self.preprocess1 is not None else None]
+        states = [
+            self.preprocess0(s0) if self.preprocess0 is not None else None,
+            self.preprocess1(s1) if self.preprocess1 is not None else None,
+        ]
         for node in range(self.nodes):
             out = None
             for e, (n, src) in enumerate(self.edges):
@@ -156,8 +166,15 @@ class PlainCell(nn.Module):
 class PlainNetwork(nn.Module):
     """The DARTS search network's layout with one fixed op per edge (``choice`` in decision order)."""
 
-    def __init__(self, choice: Sequence[int], C: int, layers: int, nodes: int = 4, stem_multiplier: int = 3,
-                 num_classes: int = 10) -> None:
+    def __init__(
+        self,
+        choice: Sequence[int],
+        C: int,
+        layers: int,
+        nodes: int = 4,
+        stem_multiplier: int = 3,
+        num_classes: int = 10,
+    ) -> None:
         super().__init__()
         E = sum(n + 2 for n in range(nodes))
         C_curr = stem_multiplier * C
@@ -233,8 +250,10 @@ class Contenders:
             diff = float((a - b).abs().max() / a.abs().max().clamp_min(1e-12))
             tol = 2e-2 if self.device.type == "cuda" else 1e-4
             if not diff <= tol:
-                raise SystemExit(f"arch {i}: the standalone network's logits differ from the supernet's "
-                                 f"(relative max difference {diff:.3g})")
+                raise SystemExit(
+                    f"arch {i}: the standalone network's logits differ from the supernet's "
+                    f"(relative max difference {diff:.3g})"
+                )
         tc = self.tc
         opt = torch.optim.SGD(net.parameters(), lr=tc["lr"], momentum=tc["momentum"], weight_decay=tc["weight_decay"])
         return net, opt, diff
@@ -287,9 +306,11 @@ def main() -> None:
     repeats, warmup = timing.counts(args, 5 if args.quick else 10, 2)
     c = Contenders(args, device)
     sz = c.sz
-    timing.note(f"single-path step: DARTS supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "
-                f"{device}, {torch.get_num_threads()} threads, {len(c.archs)} sampled arch(s), "
-                f"median of {repeats} interleaved repeats after {warmup} warm-up")
+    timing.note(
+        f"single-path step: DARTS supernet C={sz['channels']}, {sz['layers']} cells, batch {sz['batch']}, "
+        f"{device}, {torch.get_num_threads()} threads, {len(c.archs)} sampled arch(s), "
+        f"median of {repeats} interleaved repeats after {warmup} warm-up"
+    )
     rows, results = [], []
     tot_super = tot_plain = 0.0
     for i in range(len(c.archs)):
@@ -300,24 +321,58 @@ def main() -> None:
         tot_super += ms
         tot_plain += mp
         ops = sum(k != 0 for k in c.choices[i])
-        results.append({"arch": i, "ops": ops, "supernet_s": ms, "standalone_s": mp, "ratio": ms / mp,
-                        "logits_rel_diff": diff, "supernet_all_s": t["supernet"], "standalone_all_s": t["standalone"]})
-        rows.append([f"arch {i} ({ops} ops)", timing.fmt_seconds(ms), timing.fmt_seconds(mp), timing.fmt_ratio(ms / mp),
-                     f"{diff:.1e}"])
+        results.append(
+            {
+                "arch": i,
+                "ops": ops,
+                "supernet_s": ms,
+                "standalone_s": mp,
+                "ratio": ms / mp,
+                "logits_rel_diff": diff,
+                "supernet_all_s": t["supernet"],
+                "standalone_all_s": t["standalone"],
+            }
+        )
+        rows.append(
+            [
+                f"arch {i} ({ops} ops)",
+                timing.fmt_seconds(ms),
+                timing.fmt_seconds(mp),
+                timing.fmt_ratio(ms / mp),
+                f"{diff:.1e}",
+            ]
+        )
         if args.profile:
             timing.profile_top(fns, device)
         del net, opt, fns
         gc.collect()
     ratio = tot_super / tot_plain
-    rows.append(["all archs (sum of medians)", timing.fmt_seconds(tot_super), timing.fmt_seconds(tot_plain),
-                 timing.fmt_ratio(ratio), ""])
-    timing.table("Single-path step: nasframe supernet vs standalone network (same ops, same batch)",
-                 ["", "nasframe supernet", "standalone", "ratio", "logits diff"], rows,
-                 caption=f"target ratio ≤ {TARGET} → {timing.verdict(ratio, TARGET, 'le')}")
+    rows.append(
+        [
+            "all archs (sum of medians)",
+            timing.fmt_seconds(tot_super),
+            timing.fmt_seconds(tot_plain),
+            timing.fmt_ratio(ratio),
+            "",
+        ]
+    )
+    timing.table(
+        "Single-path step: nasframe supernet vs standalone network (same ops, same batch)",
+        ["", "nasframe supernet", "standalone", "ratio", "logits diff"],
+        rows,
+        caption=f"target ratio ≤ {TARGET} → {timing.verdict(ratio, TARGET, 'le')}",
+    )
     payload: dict[str, Any] = {
-        "benchmark": "single_path_step", "mode": "quick" if args.quick else "full", "sizes": sz,
-        "env": timing.environment(device), "repeats": repeats, "warmup": warmup, "archs": results,
-        "ratio": ratio, "target": TARGET, "met": ratio <= TARGET,
+        "benchmark": "single_path_step",
+        "mode": "quick" if args.quick else "full",
+        "sizes": sz,
+        "env": timing.environment(device),
+        "repeats": repeats,
+        "warmup": warmup,
+        "archs": results,
+        "ratio": ratio,
+        "target": TARGET,
+        "met": ratio <= TARGET,
         "reference_issue_10": timing.REFERENCES["single_path_standalone"],
     }
     del c
@@ -325,19 +380,36 @@ def main() -> None:
     if not args.no_memory:
         mem = {}
         for name in ("supernet", "standalone"):
-            mem[name] = timing.run_worker("single_path_step.py", name, timing.worker_args(args)
-                                          + (["--archs", str(args.archs)] if args.archs else []))
+            mem[name] = timing.run_worker(
+                "single_path_step.py",
+                name,
+                timing.worker_args(args) + (["--archs", str(args.archs)] if args.archs else []),
+            )
         payload["memory"] = mem
         s, r = mem["supernet"], mem["standalone"]
-        timing.table("Peak memory, each contender alone in a fresh process (every arch, one after another)",
-                     ["", "nasframe supernet", "standalone", "ratio"],
-                     [["peak", timing.fmt_bytes(s["peak_bytes"]), timing.fmt_bytes(r["peak_bytes"]),
-                       timing.fmt_ratio(s["peak_bytes"] / r["peak_bytes"])],
-                      ["peak − before first step", timing.fmt_bytes(s["delta_bytes"]),
-                       timing.fmt_bytes(r["delta_bytes"]), timing.fmt_ratio(s["delta_bytes"] / max(r["delta_bytes"], 1))]],
-                     caption=f"method: {s['memory_method']}")
+        timing.table(
+            "Peak memory, each contender alone in a fresh process (every arch, one after another)",
+            ["", "nasframe supernet", "standalone", "ratio"],
+            [
+                [
+                    "peak",
+                    timing.fmt_bytes(s["peak_bytes"]),
+                    timing.fmt_bytes(r["peak_bytes"]),
+                    timing.fmt_ratio(s["peak_bytes"] / r["peak_bytes"]),
+                ],
+                [
+                    "peak − before first step",
+                    timing.fmt_bytes(s["delta_bytes"]),
+                    timing.fmt_bytes(r["delta_bytes"]),
+                    timing.fmt_ratio(s["delta_bytes"] / max(r["delta_bytes"], 1)),
+                ],
+            ],
+            caption=f"method: {s['memory_method']}",
+        )
     ref = timing.REFERENCES["single_path_standalone"]
-    timing.note(f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['seconds']} s/step, {ref['memory_gb']} GB")
+    timing.note(
+        f"issue #10 reference (earlier, not this run): {ref['what']}: {ref['seconds']} s/step, {ref['memory_gb']} GB"
+    )
     timing.quick_caveat(args)
     timing.write_json(args.json, payload)
 

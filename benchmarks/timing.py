@@ -9,6 +9,7 @@ Every script compares nasframe with a reference measured in the same run and pri
   process's peak resident set size (``ru_maxrss``, which includes Python, torch and the data) and the
   same minus the RSS just before the first step; on CUDA ``torch.cuda.max_memory_allocated``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,12 +42,26 @@ REFERENCES = {
     # Measured earlier on this machine (CPU, float32, batch 64, C=16, 8 cells, median of 10 steps after
     # warm-up; issue #10). Printed for context only: every ratio a script prints is against a
     # reference measured in the same run.
-    "darts_first_order_step": {"seconds": 33.1, "memory_gb": 9.96, "what": "DARTS 1st-order step, a widely used reimplementation"},
+    "darts_first_order_step": {
+        "seconds": 33.1,
+        "memory_gb": 9.96,
+        "what": "DARTS 1st-order step, a widely used reimplementation",
+    },
     "darts_weight_step": {"seconds": 14.7, "memory_gb": 9.94, "what": "DARTS weight step alone (mixed ops)"},
-    "single_path_standalone": {"seconds": 1.81, "memory_gb": 2.2, "what": "single-path network, one sampled op per edge"},
+    "single_path_standalone": {
+        "seconds": 1.81,
+        "memory_gb": 2.2,
+        "what": "single-path network, one sampled op per edge",
+    },
     "darts_v2_child": {"seconds": 1.17, "memory_gb": 1.7, "what": "DARTS_V2 child network"},
-    "dataloader_pil_0_workers": {"images_per_second": 4.7e3, "what": "DataLoader + per-image PIL transforms, 0 workers"},
-    "dataloader_pil_2_workers": {"images_per_second": 8.0e3, "what": "DataLoader + per-image PIL transforms, 2 workers"},
+    "dataloader_pil_0_workers": {
+        "images_per_second": 4.7e3,
+        "what": "DataLoader + per-image PIL transforms, 0 workers",
+    },
+    "dataloader_pil_2_workers": {
+        "images_per_second": 8.0e3,
+        "what": "DataLoader + per-image PIL transforms, 2 workers",
+    },
     "batched_tensor_pipeline": {"images_per_second": 45e3, "what": "a batched-tensor pipeline"},
 }
 
@@ -57,8 +72,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: a smoke run of seconds")
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N); default cpu")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's own choice, i.e. OMP_NUM_THREADS or the cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice, i.e. OMP_NUM_THREADS or the cores)",
+    )
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per contender (default by mode)")
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up repeats per contender (default by mode)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: run one contender in a subprocess
@@ -67,8 +86,10 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def quick_caveat(args: argparse.Namespace) -> None:
     if args.quick:
-        note("--quick: tiny sizes; fixed per-step costs dominate there, so these ratios say nothing about the "
-             "targets (they apply to the full mode)")
+        note(
+            "--quick: tiny sizes; fixed per-step costs dominate there, so these ratios say nothing about the "
+            "targets (they apply to the full mode)"
+        )
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
@@ -180,11 +201,19 @@ class PeakMemory:
         if self.device.type == "cuda":
             sync(self.device)
             peak = int(torch.cuda.max_memory_allocated(self.device))
-            return {"memory_method": "torch.cuda.max_memory_allocated", "peak_bytes": peak,
-                    "delta_bytes": peak - self.base, "base_bytes": self.base}
+            return {
+                "memory_method": "torch.cuda.max_memory_allocated",
+                "peak_bytes": peak,
+                "delta_bytes": peak - self.base,
+                "base_bytes": self.base,
+            }
         peak = peak_rss_bytes()
-        return {"memory_method": "peak RSS (ru_maxrss) of a fresh process", "peak_bytes": peak,
-                "delta_bytes": peak - self.base, "base_bytes": self.base}
+        return {
+            "memory_method": "peak RSS (ru_maxrss) of a fresh process",
+            "peak_bytes": peak,
+            "delta_bytes": peak - self.base,
+            "base_bytes": self.base,
+        }
 
 
 # -- workers -------------------------------------------------------------------------------------
@@ -208,11 +237,10 @@ def emit_steps(fns: Sequence[Callable[[], Any]], device: torch.device) -> None:
 def run_worker(script: str, name: str, extra: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
     """Run ``script --worker name *extra`` in a fresh Python and return the JSON it emitted."""
     cmd = [sys.executable, str(HERE / script), "--worker", name, *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          cwd=str(ROOT))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
     for line in proc.stdout.splitlines():
         if line.startswith(WORKER_MARK):
-            return json.loads(line[len(WORKER_MARK):])
+            return json.loads(line[len(WORKER_MARK) :])
     raise RuntimeError(
         f"worker {name!r} of {script} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
@@ -354,8 +382,9 @@ class StepClock:
         self.times.append(time.perf_counter())
 
 
-def search_config(strategy: str, sz: Mapping[str, int], device: torch.device, overrides: Mapping[str, Any] = {},
-                  seed: int = 0) -> dict[str, Any]:
+def search_config(
+    strategy: str, sz: Mapping[str, int], device: torch.device, overrides: Mapping[str, Any] = {}, seed: int = 0
+) -> dict[str, Any]:
     """The resolved config of a DARTS-space search at the benchmark's sizes (engine defaults otherwise)."""
     from nasframe.config import resolve
     from nasframe.registry import get_registry
@@ -376,8 +405,9 @@ def search_config(strategy: str, sz: Mapping[str, int], device: torch.device, ov
     return resolve(registry.space("darts"), registry.strategy(strategy), "paper", sets, strategy_presets=False)
 
 
-def search_job(strategy: str, sz: Mapping[str, int], device: torch.device, overrides: Mapping[str, Any] = {},
-               seed: int = 0):
+def search_job(
+    strategy: str, sz: Mapping[str, int], device: torch.device, overrides: Mapping[str, Any] = {}, seed: int = 0
+):
     """A set-up :class:`nasframe.engine.SearchJob` (the engine's real objects) for the DARTS space."""
     from nasframe.engine.search import SearchJob
     from nasframe.registry import get_registry

@@ -3,6 +3,7 @@
 Everything a plugin needs is exported here; plugins (the built-in ones too) import nothing else. The
 names load on first use, so ``nasframe --help`` starts without importing torch.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,17 +15,36 @@ _HOMES = {
     "nasframe.interfaces.context": ("Batch", "Batches", "SearchContext", "Splits"),
     "nasframe.interfaces.cost_model": ("CostModel", "CostTable", "CostTerm"),
     "nasframe.interfaces.decidedness": ("NEAR_TIE_MARGIN", "distribution_metrics", "ranked_choices"),
-    "nasframe.interfaces.errors": ("ArchError", "CheckpointError", "ConfigError", "DataError", "NasframeError",
-                                   "PluginError"),
+    "nasframe.interfaces.errors": (
+        "ArchError",
+        "CheckpointError",
+        "ConfigError",
+        "DataError",
+        "NasframeError",
+        "PluginError",
+    ),
     "nasframe.interfaces.evaluator": ("Evaluator",),
     "nasframe.interfaces.feedback": ("Feedback",),
     "nasframe.interfaces.gradient_strategy": ("GradientStrategy", "grads_or_zeros", "masked_softmax"),
     "nasframe.interfaces.hooks": ("hookimpl",),
     "nasframe.interfaces.keys": ("Key",),
     "nasframe.interfaces.meter": ("ClassificationMeter", "LossAccuracy"),
-    "nasframe.interfaces.space": ("Arch", "ArchLike", "Block", "Blocks", "CellDrawing", "ChildExtras", "Cost",
-                                  "DataInfo", "Decision", "Drawing", "Relaxed", "SearchSpace", "StripDrawing",
-                                  "Supernet"),
+    "nasframe.interfaces.space": (
+        "Arch",
+        "ArchLike",
+        "Block",
+        "Blocks",
+        "CellDrawing",
+        "ChildExtras",
+        "Cost",
+        "DataInfo",
+        "Decision",
+        "Drawing",
+        "Relaxed",
+        "SearchSpace",
+        "StripDrawing",
+        "Supernet",
+    ),
     "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
     "nasframe.interfaces.world": ("World",),
     "nasframe.storage.loading": ("load_model", "load_run"),

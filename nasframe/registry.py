@@ -1,4 +1,5 @@
 """Plugin discovery: built-ins and third parties both arrive through the ``nasframe`` entry points."""
+
 from __future__ import annotations
 
 import importlib
@@ -141,7 +142,8 @@ class Registry:
         out = []
         for name, plugin in self.pm.list_name_plugin():
             hooks = sorted(
-                caller.name for caller in self.pm.get_hookcallers(plugin) or []
+                caller.name
+                for caller in self.pm.get_hookcallers(plugin) or []
                 if not caller.name.startswith("register_") or caller.name == "register_commands"
             )
             if hooks and name in self.sources:

@@ -1,4 +1,5 @@
 """Helpers for testing nasframe plugins: a fake installed distribution, and a tiny search end to end."""
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,9 @@ def cifar_data_dir() -> Path:
 _generated: Path | None = None
 
 
-def install_plugin(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str],
-                   version: str = "0.1.0") -> Path:
+def install_plugin(
+    root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "0.1.0"
+) -> Path:
     """Write a minimal installed distribution (dist-info with entry points) under ``root``.
 
     Put ``root`` on ``sys.path`` (or PYTHONPATH for a subprocess) and call ``reset_registry()``: the
@@ -101,14 +103,25 @@ class plugin_path:
 
     def __exit__(self, *exc: Any) -> None:
         sys.path.remove(self.root)
-        for name in [m for m, mod in sys.modules.items() if getattr(mod, "__file__", None) and
-                     str(getattr(mod, "__file__", "")).startswith(self.root)]:
+        for name in [
+            m
+            for m, mod in sys.modules.items()
+            if getattr(mod, "__file__", None) and str(getattr(mod, "__file__", "")).startswith(self.root)
+        ]:
             del sys.modules[name]
         reset_registry()
 
 
-def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: int = 0,
-                data_dir: Path | None = None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+def tiny_search(
+    strategy: str,
+    space: str,
+    out: Path,
+    *,
+    epochs: int = 1,
+    seed: int = 0,
+    data_dir: Path | None = None,
+    sets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run a ``tiny``-preset search in-process, firing the plugins' observer hooks, and return its summary."""
     from nasframe.config import resolve
     from nasframe.engine.loop import HookObserver, Run
@@ -118,11 +131,17 @@ def tiny_search(strategy: str, space: str, out: Path, *, epochs: int = 1, seed: 
 
     registry = get_registry()
     data = data_dir or cifar_data_dir()
-    overrides: dict[str, Any] = {"train.epochs": epochs, "seed": seed, "device": "cpu", "data.download": False,
-                                 "data.dir": str(data)}
+    overrides: dict[str, Any] = {
+        "train.epochs": epochs,
+        "seed": seed,
+        "device": "cpu",
+        "data.download": False,
+        "data.dir": str(data),
+    }
     overrides.update(sets or {})
-    config = resolve(registry.space(space), registry.strategy(strategy), "tiny", overrides,
-                     evaluators=registry.evaluator)
+    config = resolve(
+        registry.space(space), registry.strategy(strategy), "tiny", overrides, evaluators=registry.evaluator
+    )
     return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)
 
 

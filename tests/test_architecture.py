@@ -1,4 +1,5 @@
 """The layout is the architecture: one-way layers, no import circles, plugins that use only the public API."""
+
 from __future__ import annotations
 
 import ast

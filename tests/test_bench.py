@@ -1,4 +1,5 @@
 """``nasframe bench`` and ``nasframe report``: equal footing for every trial, resumable, re-renderable."""
+
 import csv
 import io
 import json
@@ -19,9 +20,29 @@ SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_si
 
 
 ROW_KEYS = (
-    "strategy", "seed", "trial", "arch", "val_accuracy", "val_loss", "retrain_test_accuracy", "params", "flops",
-    "latency_ms", "predicted_latency_ms", "latency_error", "search_seconds", "selection_seconds", "images_per_second",
-    "peak_memory_bytes", "epochs", "budget", "retrain_epochs", "retrain_seconds", "retrain_params", "retrain_flops", *DECISION_KEYS,
+    "strategy",
+    "seed",
+    "trial",
+    "arch",
+    "val_accuracy",
+    "val_loss",
+    "retrain_test_accuracy",
+    "params",
+    "flops",
+    "latency_ms",
+    "predicted_latency_ms",
+    "latency_error",
+    "search_seconds",
+    "selection_seconds",
+    "images_per_second",
+    "peak_memory_bytes",
+    "epochs",
+    "budget",
+    "retrain_epochs",
+    "retrain_seconds",
+    "retrain_params",
+    "retrain_flops",
+    *DECISION_KEYS,
 )
 """What every results.jsonl row holds: the contract a report (ours or anyone's) reads."""
 
@@ -31,9 +52,23 @@ def invoke(*args):
 
 
 def bench_args(out, cifar_dir, strategies=STRATEGIES, seeds=SEEDS, epochs=1, extra=()):
-    return ["bench", "--strategies", ",".join(strategies), "--space", "darts", "--seeds",
-            ",".join(str(s) for s in seeds), "--epochs", epochs, "--data-dir", cifar_dir, "--out", out,
-            *SMALL, *extra]
+    return [
+        "bench",
+        "--strategies",
+        ",".join(strategies),
+        "--space",
+        "darts",
+        "--seeds",
+        ",".join(str(s) for s in seeds),
+        "--epochs",
+        epochs,
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        *SMALL,
+        *extra,
+    ]
 
 
 def rows_of(out):
@@ -175,10 +210,14 @@ def test_a_bench_with_other_settings_is_refused(bench_dir, cifar_dir, tmp_path):
 
 def test_a_bench_whose_first_trial_fails_in_setup_does_not_block_the_corrected_retry(tmp_path, cifar_dir):
     out = tmp_path / "bench"
-    failed = invoke(*bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=1")))
+    failed = invoke(
+        *bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=1"))
+    )
     assert failed.exit_code == 1 and "constraint.max_flops=1 cannot be met" in failed.output
     assert not (out / "trials").exists() and not (out / "results.jsonl").exists()
-    retry = invoke(*bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=2000000")))
+    retry = invoke(
+        *bench_args(out, cifar_dir, strategies=("random",), seeds=(0,), extra=("--set", "constraint.max_flops=2000000"))
+    )
     assert retry.exit_code == 0, retry.output
     assert [row["flops"] <= 2_000_000 for row in rows_of(out)] == [True]
     assert json.loads((out / "bench.json").read_text())["settings"]["overrides"]["constraint.max_flops"] == 2_000_000
@@ -202,9 +241,21 @@ class Interrupt(BenchObserver):
 
 
 def test_an_interrupted_bench_resumes_the_unfinished_trial(tmp_path, cifar_dir):
-    spec = BenchSpec(space="darts", strategies=("random",), seeds=(0, 1), preset="tiny", epochs=2,
-                     overrides={"data.limit": 160, "train.batch_size": 16, "device": "cpu", "strategy.candidates": 4,
-                                "data.dir": str(cifar_dir), "data.download": False})
+    spec = BenchSpec(
+        space="darts",
+        strategies=("random",),
+        seeds=(0, 1),
+        preset="tiny",
+        epochs=2,
+        overrides={
+            "data.limit": 160,
+            "train.batch_size": 16,
+            "device": "cpu",
+            "strategy.candidates": 4,
+            "data.dir": str(cifar_dir),
+            "data.download": False,
+        },
+    )
     out = tmp_path / "bench"
     first = Interrupt("random-seed1", 0)
     with pytest.raises(NasframeError, match="interrupted in trial random-seed1.*same command"):
@@ -221,9 +272,26 @@ def test_an_interrupted_bench_resumes_the_unfinished_trial(tmp_path, cifar_dir):
 
 def test_seconds_budget_and_retraining(tmp_path, cifar_dir):
     out = tmp_path / "bench"
-    result = invoke("bench", "--strategies", "random", "--seeds", "0", "--budget-seconds", "0.5",
-                    "--retrain-epochs", "1", "--retrain-set", "data.limit=64", "--retrain-set", "data.test_limit=64",
-                    "--data-dir", cifar_dir, "--out", out, *SMALL)
+    result = invoke(
+        "bench",
+        "--strategies",
+        "random",
+        "--seeds",
+        "0",
+        "--budget-seconds",
+        "0.5",
+        "--retrain-epochs",
+        "1",
+        "--retrain-set",
+        "data.limit=64",
+        "--retrain-set",
+        "data.test_limit=64",
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        *SMALL,
+    )
     assert result.exit_code == 0, result.output
     (row,) = rows_of(out)
     assert row["budget"] == {"epochs": EPOCH_CAP, "seconds": 0.5} and row["epochs"] >= 1
@@ -274,18 +342,41 @@ def test_report_highlights_only_a_significant_best(tmp_path):
     """Synthetic results: only a tested column (primary accuracy, search seconds) with Holm p < 0.05 is bold."""
     out = tmp_path / "bench"
     out.mkdir()
-    record = {"settings": {"space": "darts", "strategies": ["a", "b"], "seeds": [0, 1], "preset": "tiny",
-                           "retrain_epochs": 0, "overrides": {}, "retrain_overrides": {}},
-              "budget": {"epochs": 3, "seconds": None, "epochs_capped": False}, "shared_config": {}}
+    record = {
+        "settings": {
+            "space": "darts",
+            "strategies": ["a", "b"],
+            "seeds": [0, 1],
+            "preset": "tiny",
+            "retrain_epochs": 0,
+            "overrides": {},
+            "retrain_overrides": {},
+        },
+        "budget": {"epochs": 3, "seconds": None, "epochs_capped": False},
+        "shared_config": {},
+    }
     (out / "bench.json").write_text(json.dumps(record))
 
     def row(strategy, seed, acc, seconds, params):
-        return {"strategy": strategy, "seed": seed, "val_accuracy": acc, "retrain_test_accuracy": None,
-                "params": params, "flops": 10, "search_seconds": seconds, "epochs": 3, "images_per_second": 100,
-                "peak_memory_bytes": 2**20}
+        return {
+            "strategy": strategy,
+            "seed": seed,
+            "val_accuracy": acc,
+            "retrain_test_accuracy": None,
+            "params": params,
+            "flops": 10,
+            "search_seconds": seconds,
+            "epochs": 3,
+            "images_per_second": 100,
+            "peak_memory_bytes": 2**20,
+        }
 
-    rows = [row("a", 0, 0.5, 10.0, 1000), row("b", 0, 0.7, 20.0, 5000), row("a", 1, 0.6, 12.0, 1000),
-            row("b", 1, 0.9, 22.0, 5000)]
+    rows = [
+        row("a", 0, 0.5, 10.0, 1000),
+        row("b", 0, 0.7, 20.0, 5000),
+        row("a", 1, 0.6, 12.0, 1000),
+        row("b", 1, 0.9, 22.0, 5000),
+    ]
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     markdown = invoke("report", out, "--format", "markdown").stdout
     lines = [line for line in markdown.split("\n\n**")[0].splitlines() if line.startswith("| ")]
@@ -293,11 +384,39 @@ def test_report_highlights_only_a_significant_best(tmp_path):
     b = [c.strip() for c in lines[2].split("|")[1:-1]]
     # search s: a is 10 s faster on both seeds (no spread: p = 0), so it is bold; b's higher accuracy
     # (0.5/0.6 vs 0.7/0.9, paired p = 0.126) is within noise, so nothing is bold there
-    assert a == ["a", "2", "55.00 ± 7.07", "—", "1.00K ± 0", "10 ± 0", "—", "—", "—", "**11.00 ± 1.41**", "—",
-                 "3 ± 0", "100.0 ± 0.0", "1 ± 0"]
+    assert a == [
+        "a",
+        "2",
+        "55.00 ± 7.07",
+        "—",
+        "1.00K ± 0",
+        "10 ± 0",
+        "—",
+        "—",
+        "—",
+        "**11.00 ± 1.41**",
+        "—",
+        "3 ± 0",
+        "100.0 ± 0.0",
+        "1 ± 0",
+    ]
     # params, multiply-adds, latencies and epochs are not ranked; images/s and memory are not tested, so never bold
-    assert b == ["b", "2", "80.00 ± 14.14", "—", "5.00K ± 0", "10 ± 0", "—", "—", "—", "21.00 ± 1.41", "—", "3 ± 0",
-                 "100.0 ± 0.0", "1 ± 0"]
+    assert b == [
+        "b",
+        "2",
+        "80.00 ± 14.14",
+        "—",
+        "5.00K ± 0",
+        "10 ± 0",
+        "—",
+        "—",
+        "—",
+        "21.00 ± 1.41",
+        "—",
+        "3 ± 0",
+        "100.0 ± 0.0",
+        "1 ± 0",
+    ]
     assert "within noise at this budget" in markdown and "a faster than b" in markdown
     budget = invoke("report", out, "--format", "markdown").stdout
     assert "3 epochs of supernet training per trial" in budget
@@ -314,8 +433,9 @@ def test_report_of_something_else_is_one_line(tmp_path):
 
 def test_trials_in_parallel_over_devices_give_the_rows_of_one_by_one(bench_dir, cifar_dir, tmp_path):
     out = tmp_path / "parallel"
-    result = invoke(*bench_args(out, cifar_dir, strategies=("random", "mdenas"), seeds=(0,), extra=(
-        "--devices", "cpu,cpu")))
+    result = invoke(
+        *bench_args(out, cifar_dir, strategies=("random", "mdenas"), seeds=(0,), extra=("--devices", "cpu,cpu"))
+    )
     assert result.exit_code == 0, result.output
     sequential = {(r["strategy"], r["seed"]): r for r in rows_of(bench_dir)}
     for row in rows_of(out):
@@ -324,11 +444,19 @@ def test_trials_in_parallel_over_devices_give_the_rows_of_one_by_one(bench_dir, 
 
 
 def test_a_strategy_of_the_bench_can_get_its_own_strategy_keys(tmp_path):
-    spec = BenchSpec(space="darts", strategies=("mdenas", "random"), seeds=(0,), preset="tiny", epochs=1,
-                     overrides={"mdenas:strategy.sample_every": "step", "data.limit": 160})
+    spec = BenchSpec(
+        space="darts",
+        strategies=("mdenas", "random"),
+        seeds=(0,),
+        preset="tiny",
+        epochs=1,
+        overrides={"mdenas:strategy.sample_every": "step", "data.limit": 160},
+    )
     bench = Bench(spec, tmp_path / "bench")
     configs = {t.strategy: t.config for t in bench.trials}
-    assert configs["mdenas"]["strategy"]["sample_every"] == "step" and "sample_every" not in configs["random"]["strategy"]
+    assert (
+        configs["mdenas"]["strategy"]["sample_every"] == "step" and "sample_every" not in configs["random"]["strategy"]
+    )
     assert configs["mdenas"]["data"] == configs["random"]["data"] and configs["random"]["data"]["limit"] == 160
     assert "one sample per step" in bench.record()["protocol"]["selection"]["mdenas"]
     for key in ("darts:strategy.order", "mdenas:train.lr", "mdenas:strategy.name"):

@@ -1,4 +1,5 @@
 """Bench verdicts: intervals, t-tests, Holm and power checked against values worked out by hand (math only)."""
+
 import builtins
 import json
 import math
@@ -202,7 +203,9 @@ def test_mdenas_final_on_an_untrained_distribution_depends_on_the_seed():
         s = MdeNAS()
         gen = torch.Generator().manual_seed(seed)  # the engine's ctx.derive draws ties from the strategy stream
         s.space = space
-        s.ctx = SimpleNamespace(generator=gen, derive=lambda scores: space.derive(space.scores_from_tensor(scores), gen))
+        s.ctx = SimpleNamespace(
+            generator=gen, derive=lambda scores: space.derive(space.scores_from_tensor(scores), gen)
+        )
         s.setup(space, s.ctx)
         return space.arch_to_json(s.final())
 
@@ -233,8 +236,11 @@ def test_undertrained_warning_names_the_budget_that_would_do():
 
 
 # -- the report -----------------------------------------------------------------------------------------
-GENOTYPE = {"space": "darts", "normal": [["sep_conv_3x3", 0], ["skip_connect", 1]] * 4,
-            "reduce": [["max_pool_3x3", 0], ["dil_conv_5x5", 1]] * 4}
+GENOTYPE = {
+    "space": "darts",
+    "normal": [["sep_conv_3x3", 0], ["skip_connect", 1]] * 4,
+    "reduce": [["max_pool_3x3", 0], ["dil_conv_5x5", 1]] * 4,
+}
 
 
 def write_bench(out, accuracies, retrain=None, events=True):
@@ -242,26 +248,74 @@ def write_bench(out, accuracies, retrain=None, events=True):
     out.mkdir()
     strategies = list(accuracies)
     seeds = sorted({s for v in accuracies.values() for s in v})
-    record = {"settings": {"space": "darts", "strategies": strategies, "seeds": seeds, "preset": "tiny",
-                           "retrain_epochs": 1 if retrain else 0, "overrides": {}, "retrain_overrides": {}},
-              "budget": {"epochs": 3, "seconds": None, "epochs_capped": False}, "shared_config": {}}
+    record = {
+        "settings": {
+            "space": "darts",
+            "strategies": strategies,
+            "seeds": seeds,
+            "preset": "tiny",
+            "retrain_epochs": 1 if retrain else 0,
+            "overrides": {},
+            "retrain_overrides": {},
+        },
+        "budget": {"epochs": 3, "seconds": None, "epochs_capped": False},
+        "shared_config": {},
+    }
     (out / "bench.json").write_text(json.dumps(record))
     rows = []
     for name, by_seed in accuracies.items():
         for seed, acc in by_seed.items():
             trial = f"trials/{name}-seed{seed}"
-            distribution = {"entropy": 2.07, "entropy_max": 2.079, "near_ties": 0.8, "skip_share": 0.125,
-                            "samples": 3, "choices": 8} if name == "mdenas" else {}
-            rows.append({"strategy": name, "seed": seed, "trial": trial, "arch": GENOTYPE, "val_accuracy": acc,
-                         "retrain_test_accuracy": (retrain or {}).get((name, seed)), "search_seconds": 10.0 + seed,
-                         "epochs": 3, "params": 100, "flops": 1000, "images_per_second": 50.0,
-                         "peak_memory_bytes": 2**20, **distribution})
+            distribution = (
+                {
+                    "entropy": 2.07,
+                    "entropy_max": 2.079,
+                    "near_ties": 0.8,
+                    "skip_share": 0.125,
+                    "samples": 3,
+                    "choices": 8,
+                }
+                if name == "mdenas"
+                else {}
+            )
+            rows.append(
+                {
+                    "strategy": name,
+                    "seed": seed,
+                    "trial": trial,
+                    "arch": GENOTYPE,
+                    "val_accuracy": acc,
+                    "retrain_test_accuracy": (retrain or {}).get((name, seed)),
+                    "search_seconds": 10.0 + seed,
+                    "epochs": 3,
+                    "params": 100,
+                    "flops": 1000,
+                    "images_per_second": 50.0,
+                    "peak_memory_bytes": 2**20,
+                    **distribution,
+                }
+            )
             if events:
                 (out / trial).mkdir(parents=True)
-                (out / trial / "events.jsonl").write_text("".join(json.dumps(
-                    {"epoch": e, "val_accuracy": acc * (e + 1) / 3, "val_loss": 2.3 - 0.1 * e, "seconds": 1.0 + seed,
-                     **({"entropy": 2.0, "entropy_max": 2.079, "skip_share": 0.13} if name == "mdenas" else {})}) + "\n"
-                    for e in range(3)))
+                (out / trial / "events.jsonl").write_text(
+                    "".join(
+                        json.dumps(
+                            {
+                                "epoch": e,
+                                "val_accuracy": acc * (e + 1) / 3,
+                                "val_loss": 2.3 - 0.1 * e,
+                                "seconds": 1.0 + seed,
+                                **(
+                                    {"entropy": 2.0, "entropy_max": 2.079, "skip_share": 0.13}
+                                    if name == "mdenas"
+                                    else {}
+                                ),
+                            }
+                        )
+                        + "\n"
+                        for e in range(3)
+                    )
+                )
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return record, rows
 
@@ -270,14 +324,25 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-PAIR_KEYS = {"a", "b", "metric", "mean_diff", "ci_low", "ci_high", "p", "p_holm", "test", "verdict", "winner",
-             "seeds_needed"}
+PAIR_KEYS = {
+    "a",
+    "b",
+    "metric",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_holm",
+    "test",
+    "verdict",
+    "winner",
+    "seeds_needed",
+}
 
 
 def test_json_report_gives_every_number(tmp_path):
     out = tmp_path / "bench"
-    write_bench(out, {"mdenas": {0: 0.10, 1: 0.12, 2: 0.11}, "random": {0: 0.20, 1: 0.21, 2: 0.22}},
-                events=False)
+    write_bench(out, {"mdenas": {0: 0.10, 1: 0.12, 2: 0.11}, "random": {0: 0.20, 1: 0.21, 2: 0.22}}, events=False)
     result = invoke("report", out, "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -293,8 +358,17 @@ def test_json_report_gives_every_number(tmp_path):
     assert seconds["winner"] is None and seconds["p"] == 1.0
     strategies = {s["strategy"]: s for s in data["strategies"]}
     mdenas = strategies["mdenas"]
-    assert set(mdenas["val_accuracy"]) >= {"n", "mean", "std", "ci_low", "ci_high", "best", "best_seed", "worst",
-                                             "worst_seed"}
+    assert set(mdenas["val_accuracy"]) >= {
+        "n",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+        "best",
+        "best_seed",
+        "worst",
+        "worst_seed",
+    }
     assert mdenas["val_accuracy"]["best_seed"] == 1 and mdenas["trials"] == 3
     assert mdenas["metrics"]["val_accuracy"]["mean"] == pytest.approx(0.11)
     assert mdenas["decision"]["near_ties"] == pytest.approx(0.8) and strategies["random"]["decision"] is None
@@ -325,14 +399,24 @@ def test_plots_are_written_and_linked(tmp_path):
     out = tmp_path / "bench"
     write_bench(out, {"mdenas": {0: 0.10, 1: 0.12}, "random": {0: 0.20, 1: 0.21}})
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    rows[-1]["arch"] = {"space": "mbconv", "variant": "cifar", "choices": "mdenas",
-                        "blocks": [{"kernel": 3 + 2 * (i % 3), "expand": 6} for i in range(21)]}
+    rows[-1]["arch"] = {
+        "space": "mbconv",
+        "variant": "cifar",
+        "choices": "mdenas",
+        "blocks": [{"kernel": 3 + 2 * (i % 3), "expand": 6} for i in range(21)],
+    }
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = invoke("report", out, "--format", "markdown", "--plot")
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (out / "report").iterdir())
-    assert files == ["arch-mdenas-seed0.png", "arch-mdenas-seed1.png", "arch-random-seed0.png",
-                     "arch-random-seed1.png", "curves.png", "pareto.png"]
+    assert files == [
+        "arch-mdenas-seed0.png",
+        "arch-mdenas-seed1.png",
+        "arch-random-seed0.png",
+        "arch-random-seed1.png",
+        "curves.png",
+        "pareto.png",
+    ]
     for name in files:
         assert (out / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![Curves](report/curves.png)" in result.stdout
@@ -360,6 +444,7 @@ def test_plot_without_matplotlib_is_one_line_and_the_report_still_shows(tmp_path
 
 # -- accuracy against cost ---------------------------------------------------------------------------
 
+
 def test_the_pareto_front_worked_out_by_hand():
     # (cost, accuracy): by cost 1 the first 0.2 wins (the second ties it, not better); 2 at 0.6 beats 0.2;
     # (2, 0.4), (3, 0.5) and (4, 0.6) are each beaten by (2, 0.6)
@@ -377,10 +462,16 @@ def test_the_report_names_the_trials_on_the_latency_front(tmp_path):
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     data = json.loads(invoke("report", out, "--format", "json").stdout)
     # by latency: mdenas-seed0 (2.0, 30 %), random-seed0 (2.5, 40 %), random-seed1 (3.0, 45 %), mdenas-seed1 (4.0, 50 %)
-    assert [t["trial"] for t in data["pareto"]["trials"]] == ["mdenas-seed0", "random-seed0", "random-seed1",
-                                                             "mdenas-seed1"]
+    assert [t["trial"] for t in data["pareto"]["trials"]] == [
+        "mdenas-seed0",
+        "random-seed0",
+        "random-seed1",
+        "mdenas-seed1",
+    ]
     rows[1]["val_accuracy"] = 0.42  # mdenas-seed1 is now slower and less accurate than random-seed1
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     markdown = invoke("report", out, "--format", "markdown").stdout
-    assert ("Pareto front of val acc against measured latency (no other trial is both faster and more accurate): "
-            "mdenas-seed0 (2.00 ms, 30.00 %), random-seed0 (2.50 ms, 40.00 %), random-seed1 (3.00 ms, 45.00 %).") in markdown
+    assert (
+        "Pareto front of val acc against measured latency (no other trial is both faster and more accurate): "
+        "mdenas-seed0 (2.00 ms, 30.00 %), random-seed0 (2.50 ms, 40.00 %), random-seed1 (3.00 ms, 45.00 %)."
+    ) in markdown

@@ -1,4 +1,5 @@
 """Smoke runs of the benchmark scripts' ``--quick`` mode: they run and write their JSON (never timed here)."""
+
 import json
 import os
 import re
@@ -16,9 +17,26 @@ def run_quick(tmp_path: Path, script: str, *extra: str) -> dict:
     out = tmp_path / f"{script}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(BENCH / f"{script}.py"), "--quick", "--threads", "1", "--repeats", "2", "--warmup", "1",
-         "--json", str(out), *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+        [
+            sys.executable,
+            str(BENCH / f"{script}.py"),
+            "--quick",
+            "--threads",
+            "1",
+            "--repeats",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+            str(out),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
     return json.loads(out.read_text())

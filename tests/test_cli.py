@@ -34,15 +34,43 @@ def test_bad_input_is_one_line_and_nonzero(args, message, tmp_path):
 
 
 def test_no_data_and_no_download_says_what_to_pass(tmp_path):
-    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--data-dir",
-                    str(tmp_path / "nodata"), "--set", "data.download=false", "--out", str(tmp_path / "r"))
+    result = invoke(
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--data-dir",
+        str(tmp_path / "nodata"),
+        "--set",
+        "data.download=false",
+        "--out",
+        str(tmp_path / "r"),
+    )
     assert result.exit_code == 1 and "--data-dir" in result.output
 
 
 def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
     out = tmp_path / "run"
-    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "2",
-                    "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu")
+    result = invoke(
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "2",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     # not a terminal: one line per epoch a log can read, and the summary in human units
     assert "epoch 1/2  loss " in result.output and "epoch 2/2  loss " in result.output
@@ -68,8 +96,25 @@ def test_random_tiny_search_writes_a_valid_run_directory(tmp_path, cifar_dir):
 
 def test_run_refuses_to_overwrite_a_finished_run(tmp_path, cifar_dir):
     out = tmp_path / "run"
-    args = ["run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "1", "--data-dir",
-            str(cifar_dir), "--out", str(out), "--set", "data.limit=200", "--device", "cpu"]
+    args = [
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--set",
+        "data.limit=200",
+        "--device",
+        "cpu",
+    ]
     assert invoke(*args).exit_code == 0
     before = (out / "summary.json").read_bytes()
     result = invoke(*args)
@@ -80,10 +125,35 @@ def test_run_refuses_to_overwrite_a_finished_run(tmp_path, cifar_dir):
 def test_paper_preset_builds_the_paper_supernet_and_reports_its_size(tmp_path, cifar_dir):
     """The paper preset's supernet (6 cells, C=16) is built; one tiny epoch keeps the test cheap."""
     out = tmp_path / "run"
-    result = invoke("run", "--strategy", "random", "--space", "darts", "--preset", "paper", "--epochs", "1",
-                    "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu",
-                    "--set", "data.limit=40", "--set", "data.val_size=8", "--set", "train.batch_size=8",
-                    "--set", "strategy.candidates=2", "--set", "strategy.top=1", "--set", "strategy.screen_batches=1")
+    result = invoke(
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "paper",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "data.limit=40",
+        "--set",
+        "data.val_size=8",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "strategy.candidates=2",
+        "--set",
+        "strategy.top=1",
+        "--set",
+        "strategy.screen_batches=1",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert (config["space"]["layers"], config["space"]["channels"], config["train"]["batch_size"]) == (6, 16, 8)
@@ -97,8 +167,10 @@ def test_help_does_not_import_torch(command):
     import subprocess
     import sys
 
-    code = ("import sys\nfrom nasframe.cli import main\nsys.argv = ['nasframe', *sys.argv[1:], '--help']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    code = (
+        "import sys\nfrom nasframe.cli import main\nsys.argv = ['nasframe', *sys.argv[1:], '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
 

@@ -1,4 +1,5 @@
 """The DARTS cell space (docs/algorithms.md#darts-cell-space), through its public interface, at tiny sizes."""
+
 from __future__ import annotations
 
 import copy
@@ -72,13 +73,19 @@ def test_op_structure():
     assert make_op("avg_pool_3x3", 4, 1, True, pool_bn=False).bn is None
     convs = [m for m in make_op("sep_conv_5x5", 4, 2, False, True).modules() if isinstance(m, nn.Conv2d)]
     assert [(c.kernel_size, c.stride, c.padding, c.groups) for c in convs] == [
-        ((5, 5), (2, 2), (2, 2), 4), ((1, 1), (1, 1), (0, 0), 1),
-        ((5, 5), (1, 1), (2, 2), 4), ((1, 1), (1, 1), (0, 0), 1),
+        ((5, 5), (2, 2), (2, 2), 4),
+        ((1, 1), (1, 1), (0, 0), 1),
+        ((5, 5), (1, 1), (2, 2), 4),
+        ((1, 1), (1, 1), (0, 0), 1),
     ]
     for k, pad in ((3, 2), (5, 4)):
         convs = [m for m in make_op(f"dil_conv_{k}x{k}", 4, 2, False, True).modules() if isinstance(m, nn.Conv2d)]
         assert (convs[0].kernel_size, convs[0].dilation, convs[0].padding, convs[0].stride) == (
-            (k, k), (2, 2), (pad, pad), (2, 2))
+            (k, k),
+            (2, 2),
+            (pad, pad),
+            (2, 2),
+        )
         assert len(convs) == 2 and convs[1].kernel_size == (1, 1)
 
 
@@ -106,7 +113,10 @@ def test_factorized_reduce_equals_the_stride_2_convolutions_of_the_reference(siz
     x = torch.randn(3, 3, *size, dtype=torch.double)
     xr = torch.relu(x)
     shifted = nn.functional.pad(xr[:, :, 1:, 1:], (0, 1, 0, 1)) if size[0] % 2 or size[1] % 2 else xr[:, :, 1:, 1:]
-    halves = [nn.functional.conv2d(xr, fr.conv_1.weight, stride=2), nn.functional.conv2d(shifted, fr.conv_2.weight, stride=2)]
+    halves = [
+        nn.functional.conv2d(xr, fr.conv_1.weight, stride=2),
+        nn.functional.conv2d(shifted, fr.conv_2.weight, stride=2),
+    ]
     assert torch.equal(fr(x), fr.bn(torch.cat(halves, dim=1)))
 
 
@@ -134,16 +144,32 @@ def test_decisions_are_28_edges_in_darts_order():
     edges = [(n, s) for n in range(4) for s in range(n + 2)]
     assert names == [f"{c}.node{n}.from{s}" for c in ("normal", "reduce") for n, s in edges]
     assert all(d.choices == CHOICES for d in space.decisions)
-    assert CHOICES == ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-                       "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
+    assert CHOICES == (
+        "none",
+        "max_pool_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "sep_conv_3x3",
+        "sep_conv_5x5",
+        "dil_conv_3x3",
+        "dil_conv_5x5",
+    )
     assert space.max_choices == 8 and bool(space.choice_mask.all())
 
 
 def test_defaults_and_presets():
     assert DartsSpace.name == "darts"
-    assert DartsSpace.defaults == {"channels": 16, "layers": 8, "nodes": 4, "stem_multiplier": 3,
-                                   "auxiliary": True, "auxiliary_weight": 0.4, "drop_path": 0.2,
-                                   "variant": "auto", "pool_bn": False}
+    assert DartsSpace.defaults == {
+        "channels": 16,
+        "layers": 8,
+        "nodes": 4,
+        "stem_multiplier": 3,
+        "auxiliary": True,
+        "auxiliary_weight": 0.4,
+        "drop_path": 0.2,
+        "variant": "auto",
+        "pool_bn": False,
+    }
     assert DartsSpace.presets["paper"]["space.layers"] == 6
     assert DartsSpace.train_presets["paper"]["space.channels"] == 36
     with pytest.raises(ConfigError):
@@ -357,8 +383,11 @@ def test_json_round_trip_flat_keeps_the_genotype_order():
 def test_json_nested_form_and_dict_pairs():
     space = tiny_space()
     flat = DARTS_V2
-    nested = {**flat, "normal": [flat["normal"][i:i + 2] for i in range(0, 8, 2)],
-              "reduce": [flat["reduce"][i:i + 2] for i in range(0, 8, 2)]}
+    nested = {
+        **flat,
+        "normal": [flat["normal"][i : i + 2] for i in range(0, 8, 2)],
+        "reduce": [flat["reduce"][i : i + 2] for i in range(0, 8, 2)],
+    }
     assert space.arch_from_json(nested) == space.arch_from_json(flat)
     as_dicts = {"normal": [{"op": o, "input": i} for o, i in flat["normal"]], "reduce": flat["reduce"]}
     assert space.arch_to_json(space.arch_from_json(as_dicts)) == flat
@@ -366,7 +395,13 @@ def test_json_nested_form_and_dict_pairs():
 
 def test_shipped_genotypes():
     assert sorted(p.name for p in GENOTYPES_DIR.glob("*.json")) == [
-        "darts_v1.json", "darts_v2.json", "gdas.json", "mdenas.json", "p_darts.json", "pc_darts.json"]
+        "darts_v1.json",
+        "darts_v2.json",
+        "gdas.json",
+        "mdenas.json",
+        "p_darts.json",
+        "pc_darts.json",
+    ]
     assert load_genotype("darts_v1") == DARTS_V1 and load_genotype("darts_v2") == DARTS_V2
     with pytest.raises(ArchError, match="available"):
         load_genotype("darts_v3")
@@ -394,7 +429,10 @@ def _broken(cell="normal", index=0, pair=None, **top):
         ([1, 2], "JSON object"),
         ("normal", "JSON object"),
         (_broken(space="mbconv"), "space 'mbconv'"),
-        (_broken(pair=["sep_conv_7x7", 0]), r"normal cell, pair 0 \(node 0\): unknown op 'sep_conv_7x7'; valid ops: max_pool_3x3"),
+        (
+            _broken(pair=["sep_conv_7x7", 0]),
+            r"normal cell, pair 0 \(node 0\): unknown op 'sep_conv_7x7'; valid ops: max_pool_3x3",
+        ),
         (_broken("reduce", 3, ["none", 0]), r"reduce cell, pair 3 \(node 1\): op 'none'"),
         (_broken("normal", 1, ["sep_conv_3x3", 2]), r"normal cell, pair 1 \(node 0\): input 2 is out of range"),
         (_broken("reduce", 7, ["skip_connect", -1]), r"reduce cell, pair 7 \(node 3\): input -1 is out of range"),
@@ -407,8 +445,10 @@ def _broken(cell="normal", index=0, pair=None, **top):
         ({"normal": DARTS_V2["normal"][:7], "reduce": DARTS_V2["reduce"]}, "normal cell: has 7 pairs, expected 8"),
         ({"normal": DARTS_V2["normal"], "reduce": {"a": 1}}, "reduce cell: expected a list"),
         (_broken(normal_concat=[2, 3, 4]), "normal_concat"),
-        ({"normal": [DARTS_V2["normal"][0:3], *([DARTS_V2["normal"][2:4]] * 3)], "reduce": DARTS_V2["reduce"]},
-         "normal cell node 0: has 3 pairs, expected 2"),
+        (
+            {"normal": [DARTS_V2["normal"][0:3], *([DARTS_V2["normal"][2:4]] * 3)], "reduce": DARTS_V2["reduce"]},
+            "normal cell node 0: has 3 pairs, expected 2",
+        ),
     ],
 )
 def test_arch_from_json_errors(obj, message):
@@ -427,7 +467,7 @@ def test_sample_final_draws_genotypes():
         genotype = space.arch_to_json(arch)
         for cell in ("normal", "reduce"):
             for node in range(4):
-                pairs = genotype[cell][2 * node:2 * node + 2]
+                pairs = genotype[cell][2 * node : 2 * node + 2]
                 assert pairs[0][1] != pairs[1][1] and all(0 <= s < node + 2 for _, s in pairs)
                 seen_ops.update(op for op, _ in pairs)
     assert seen_ops == set(OPS)
@@ -443,8 +483,14 @@ def test_child_parameter_counts(name, params):
     model = space.build_child(space.arch_from_json(load_genotype(name)))
     assert count_params(model) == params
     assert sum(p.numel() for p in model.auxiliary_head.parameters()) == 476_426
-    assert count_params(DartsSpace({"channels": 36, "layers": 20, "auxiliary": False}, CIFAR).build_child(
-        space.arch_from_json(load_genotype(name)))) == params
+    assert (
+        count_params(
+            DartsSpace({"channels": 36, "layers": 20, "auxiliary": False}, CIFAR).build_child(
+                space.arch_from_json(load_genotype(name))
+            )
+        )
+        == params
+    )
 
 
 def test_child_keeps_the_genotype_order_of_ops():
@@ -524,7 +570,10 @@ def test_imagenet_network_is_darts_network_imagenet():
     net = space.build_child(space.arch_from_json(DARTS_V2))
     convs = [m for m in list(net.stem.modules()) + list(net.stem1.modules()) if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
-        (3, 4, (3, 3), (2, 2)), (4, 8, (3, 3), (2, 2)), (8, 8, (3, 3), (2, 2))]
+        (3, 4, (3, 3), (2, 2)),
+        (4, 8, (3, 3), (2, 2)),
+        (8, 8, (3, 3), (2, 2)),
+    ]
     assert [i for i, cell in enumerate(net.cells) if cell.reduction] == [4, 9]
     assert isinstance(net.cells[0].preprocess0, FactorizedReduce)  # the stem counts as a reduction before cell 0
     aux = net.auxiliary_head.features
@@ -539,7 +588,9 @@ def test_imagenet_network_is_darts_network_imagenet():
 
 
 def test_darts_v2_imagenet_has_the_published_count_and_the_cifar_net_is_unchanged():
-    net = DartsSpace({"channels": 48, "layers": 14}, IMAGENET).build_child(DartsSpace({}, IMAGENET).arch_from_json(DARTS_V2))
+    net = DartsSpace({"channels": 48, "layers": 14}, IMAGENET).build_child(
+        DartsSpace({}, IMAGENET).arch_from_json(DARTS_V2)
+    )
     assert count_params(net) == 4_718_752  # quark0/darts README: 4.7M; the official NetworkImageNet, counted
     cifar = DartsSpace({"channels": 36, "layers": 20}, CIFAR)
     assert count_params(cifar.build_child(cifar.arch_from_json(DARTS_V2))) == 3_349_342
@@ -559,7 +610,8 @@ def test_pool_bn_follows_every_pool_by_batch_norm_and_travels_in_arch_json():
     pools = [op for cell in with_bn.build_child(arch).cells for op in cell.ops if isinstance(op, Pool)]
     assert pools and all(p.bn is not None for p in pools)
     assert count_params(with_bn.build_child(arch)) - count_params(plain.build_child(arch)) == sum(
-        2 * p.bn.num_features for p in pools)
+        2 * p.bn.num_features for p in pools
+    )
     assert with_bn.arch_to_json(arch)["pool_bn"] is True and "pool_bn" not in plain.arch_to_json(arch)
     assert DartsSpace.arch_config(load_genotype("mdenas")) == {"space.pool_bn": True}
     assert DartsSpace.arch_config(DARTS_V2) == {}

@@ -1,4 +1,5 @@
 """DARTS strategy: first/second-order architecture gradients against autograd, state round trip, end to end."""
+
 from __future__ import annotations
 
 import copy
@@ -88,8 +89,14 @@ def batch(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(n, D, generator=g, dtype=torch.float64), torch.randint(0, 3, (n,), generator=g)
 
 
-def make(order: int = 1, seed: int = 0, lr: float = 0.5, weight_decay: float = 0.05, init_scale: float = 0.5,
-         warm: bool = True) -> tuple[Darts, EngineContext]:
+def make(
+    order: int = 1,
+    seed: int = 0,
+    lr: float = 0.5,
+    weight_decay: float = 0.05,
+    init_scale: float = 0.5,
+    warm: bool = True,
+) -> tuple[Darts, EngineContext]:
     """A real SearchContext around the toy supernet; ``warm`` takes one SGD step so momentum exists."""
     torch.manual_seed(seed)
     space = ToySpace()
@@ -98,8 +105,17 @@ def make(order: int = 1, seed: int = 0, lr: float = 0.5, weight_decay: float = 0
     val = batch(100)
     data = SimpleNamespace(val=SimpleNamespace(sample=lambda n, g: val))
     config = {"train": {"batch_size": 8, "grad_clip": None}}
-    ctx = EngineContext(config, space, net, opt, data, None, torch.device("cpu"),  # type: ignore[arg-type]
-                        torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1))
+    ctx = EngineContext(
+        config,
+        space,
+        net,
+        opt,
+        data,
+        None,
+        torch.device("cpu"),  # type: ignore[arg-type]
+        torch.Generator().manual_seed(seed),
+        torch.Generator().manual_seed(seed + 1),
+    )
     s = Darts({"order": order, "init_scale": init_scale})
     s.space, s.ctx = space, ctx
     s.setup(space, ctx)
@@ -280,9 +296,31 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     out = tmp_path / "run"
     result = CliRunner().invoke(
         nasframe.cli.cli,
-        ["run", "--strategy", "darts", "--space", "darts", "--preset", "tiny", "--epochs", "1", "--seed", "1",
-         "--batch-size", "8", "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out),
-         "--set", "data.limit=48", "--set", f"strategy.order={order}"],
+        [
+            "run",
+            "--strategy",
+            "darts",
+            "--space",
+            "darts",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--data-dir",
+            str(cifar_dir),
+            "--out",
+            str(out),
+            "--set",
+            "data.limit=48",
+            "--set",
+            f"strategy.order={order}",
+        ],
     )
     assert result.exit_code == 0, result.output + repr(result.exception)
     tensors = load_file(str(out / "checkpoint.safetensors"))
@@ -317,8 +355,17 @@ def test_second_order_on_darts_space_follows_the_documented_formula() -> None:
 
     train, val, warm = images(), images(), images()
     data = SimpleNamespace(val=SimpleNamespace(sample=lambda n, gen: val))
-    ctx = EngineContext({"train": {"batch_size": 4, "grad_clip": 5.0}}, space, net, opt, data, None,  # type: ignore[arg-type]
-                        torch.device("cpu"), torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    ctx = EngineContext(
+        {"train": {"batch_size": 4, "grad_clip": 5.0}},
+        space,
+        net,
+        opt,
+        data,
+        None,  # type: ignore[arg-type]
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+        torch.Generator().manual_seed(1),
+    )
     s = Darts({"order": 2, "init_scale": 0.5})
     s.space, s.ctx = space, ctx
     s.setup(space, ctx)
@@ -337,6 +384,7 @@ def test_second_order_on_darts_space_follows_the_documented_formula() -> None:
 
     w0 = {n: p.detach().clone() for n, p in named.items()}
     wr = {n: p.clone().requires_grad_() for n, p in w0.items()}
+
     def relaxed() -> torch.Tensor:
         return masked_softmax(alpha, s.mask)
 
@@ -362,7 +410,12 @@ def test_paper_preset_on_darts_space() -> None:
 
     c = resolve(get_registry().space("darts"), Darts, "paper")
     assert (c["space"]["layers"], c["space"]["channels"]) == (8, 16)
-    assert (c["train"]["batch_size"], c["train"]["epochs"], c["train"]["lr"], c["train"]["lr_min"]) == (64, 50, 0.025, 0.001)
+    assert (c["train"]["batch_size"], c["train"]["epochs"], c["train"]["lr"], c["train"]["lr_min"]) == (
+        64,
+        50,
+        0.025,
+        0.001,
+    )
     assert c["data"]["val_size"] == 0.5
     assert c["strategy"]["order"] == 1 and c["strategy"]["arch_lr"] == 3e-4
 

@@ -54,8 +54,9 @@ def test_split_that_leaves_nothing_is_refused():
 def _batches(augment, cutout=0):
     images = torch.arange(6 * 3 * 32 * 32).remainder(256).to(torch.uint8).view(6, 3, 32, 32)
     labels = torch.arange(6)
-    return TensorBatches(images, labels, 4, torch.device("cpu"), augment=augment, cutout=cutout,
-                         mean=cifar.MEAN, std=cifar.STD)
+    return TensorBatches(
+        images, labels, 4, torch.device("cpu"), augment=augment, cutout=cutout, mean=cifar.MEAN, std=cifar.STD
+    )
 
 
 def test_augmentation_is_reproducible_from_the_generator():
@@ -82,8 +83,10 @@ def test_crop_is_a_shifted_window_of_the_padded_image():
     for img, label in zip(raw, y):
         src = padded[label]
         found = any(
-            torch.equal(img, src[:, dy:dy + 32, dx:dx + 32]) or torch.equal(img, src[:, dy:dy + 32, dx:dx + 32].flip(2))
-            for dy in range(9) for dx in range(9)
+            torch.equal(img, src[:, dy : dy + 32, dx : dx + 32])
+            or torch.equal(img, src[:, dy : dy + 32, dx : dx + 32].flip(2))
+            for dy in range(9)
+            for dx in range(9)
         )
         assert found
 

@@ -1,4 +1,5 @@
 """Data-parallel search over two CPU processes (gloo), launched by torchrun as a user would."""
+
 import json
 import os
 import socket
@@ -42,15 +43,48 @@ def _run(args, env_extra, nproc=None):
     env = {k: v for k, v in os.environ.items() if k not in ("NASFRAME_PLUGINS", "WORLD_SIZE", "RANK")}
     env.update(env_extra)
     env["OMP_NUM_THREADS"] = "1"
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), "--master-addr",
-                 "127.0.0.1", "--master-port", str(_free_port())] if nproc else [sys.executable])
+    launcher = (
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            str(nproc),
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(_free_port()),
+        ]
+        if nproc
+        else [sys.executable]
+    )
     return subprocess.run([*launcher, "-m", "nasframe", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def _args(out, cifar_dir, epochs=2, strategy="random"):
-    return ["run", "--strategy", strategy, "--space", "darts", "--preset", "tiny", "--epochs", str(epochs),
-            "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu", "--seed", "3",
-            "--set", "data.limit=160", "--set", "train.batch_size=16"]
+    return [
+        "run",
+        "--strategy",
+        strategy,
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--epochs",
+        str(epochs),
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--set",
+        "data.limit=160",
+        "--set",
+        "train.batch_size=16",
+    ]
 
 
 @pytest.mark.parametrize("strategy", ["random", "darts"])
@@ -78,8 +112,9 @@ def test_two_ranks_end_with_identical_weights_and_train_the_single_process_paths
 def test_checkpoint_of_a_two_rank_run_resumes_in_one_process(tmp_path, cifar_dir):
     plugin = install_plugin(tmp_path / "site", "dump", {"dump": "dump_plugin"}, {"dump_plugin": DUMP})
     out = tmp_path / "run"
-    died = _run(_args(out, cifar_dir), {"PYTHONPATH": str(plugin), "DUMP_DIR": str(tmp_path),
-                                         "KILL_AFTER_EPOCH": "1"}, nproc=2)
+    died = _run(
+        _args(out, cifar_dir), {"PYTHONPATH": str(plugin), "DUMP_DIR": str(tmp_path), "KILL_AFTER_EPOCH": "1"}, nproc=2
+    )
     assert died.returncode != 0 and not (out / "summary.json").exists()
     resumed = _run(_args(out, cifar_dir) + ["--resume"], {})
     assert resumed.returncode == 0, resumed.stderr[-3000:]

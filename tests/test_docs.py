@@ -1,4 +1,5 @@
 """The plugin examples in README.md and docs/plugins.md run, and the guide names every hook and helper."""
+
 import inspect
 import re
 from pathlib import Path
@@ -37,8 +38,13 @@ def first_block(text: str, lang: str) -> str:
 )
 def test_plugin_example_registers_from_a_distribution_and_runs_a_tiny_search(tmp_path, path, heading, cifar_dir):
     code = first_block(section(path, heading), "python")
-    root = install_plugin(tmp_path / "site", "nasframe-doc-example", {"doc-example": "doc_example"},
-                          {"doc_example": code}, version="9.9.9")
+    root = install_plugin(
+        tmp_path / "site",
+        "nasframe-doc-example",
+        {"doc-example": "doc_example"},
+        {"doc_example": code},
+        version="9.9.9",
+    )
     with plugin_path(root):
         registry = get_registry()
         assert not registry.problems, [str(p) for p in registry.problems]
@@ -66,8 +72,11 @@ def test_guide_lists_every_hook_with_its_arguments():
 def test_guide_covers_the_strategy_lifecycle_and_every_testing_helper():
     text = GUIDE.read_text()
     members = [m for m in vars(nasframe.Strategy) if not m.startswith("_") and m not in ("space", "ctx", "config")]
-    helpers = [n for n, obj in vars(testing).items()
-               if not n.startswith("_") and getattr(obj, "__module__", None) == "nasframe.testing"]
+    helpers = [
+        n
+        for n, obj in vars(testing).items()
+        if not n.startswith("_") and getattr(obj, "__module__", None) == "nasframe.testing"
+    ]
     assert {"ask", "tell", "final", "train_step", "sample_every", "state_dict"} <= set(members)
     assert {"tiny_search", "install_plugin", "plugin_path"} <= set(helpers)
     for name in members + helpers + ["NASFRAME_PLUGINS", "NASFRAME_TENSORBOARD", "gradient-strategies.md"]:

@@ -1,4 +1,5 @@
 """Every registered strategy on every registered space, as timm tests every registered model."""
+
 import json
 
 import pytest

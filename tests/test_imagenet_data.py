@@ -1,4 +1,5 @@
 """ImageNet in the ImageFolder layout, on a few generated images."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,8 +33,15 @@ def folder(tmp_path):
 
 def config(root, **data):
     return {
-        "data": {"dataset": "imagenet", "dir": str(root), "limit": None, "val_size": 3, "test_limit": None,
-                 "workers": 0, **data},
+        "data": {
+            "dataset": "imagenet",
+            "dir": str(root),
+            "limit": None,
+            "val_size": 3,
+            "test_limit": None,
+            "workers": 0,
+            **data,
+        },
         "train": {"batch_size": 2, "eval_batch_size": 4, "channels_last": False},
     }
 
@@ -53,7 +61,7 @@ def test_search_splits_the_train_folder_keeping_every_class_in_validation(folder
     assert [x.shape for x, _ in batches] == [(2, 3, 224, 224)] * 3
     assert all(x.dtype == torch.float32 and y.dtype == torch.int64 for x, y in batches)
     assert sorted(torch.cat([y for _, y in batches]).tolist()) == [0, 0, 1, 1, 2, 2]
-    (x, y), = run(dm.val, None)
+    ((x, y),) = run(dm.val, None)
     assert x.shape == (3, 3, 224, 224) and y.tolist() == [0, 1, 2]
 
 
@@ -77,8 +85,8 @@ def test_train_uses_the_whole_train_folder_and_val_as_test(folder):
     dm = build_data(config(folder), torch.device("cpu"), purpose="train")
     assert dm.val is None
     assert (dm.train.num_images, dm.test.num_images) == (9, 3)
-    (x, y), = run(dm.test, None)
-    (x2, _), = run(dm.test, None)
+    ((x, y),) = run(dm.test, None)
+    ((x2, _),) = run(dm.test, None)
     assert y.tolist() == [0, 1, 2] and torch.equal(x, x2)
     # the classes are coloured: the centre crop of the "cat" image is mostly red
     assert x[0, 0].mean() > x[0, 2].mean()

@@ -1,4 +1,5 @@
 """Generated inputs: every --set value of every key, and mutated arch.json files, end in success or one clean error."""
+
 from __future__ import annotations
 
 import copy
@@ -25,11 +26,17 @@ FAST = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCh
 SLOW = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["auto", "cpu", "cuda:0", "epoch", "step", "batch", "mdenas", "proxyless", "cifar", "", "x"]),
 )
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=5)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=5,
+)
 
 
 def set_text(value) -> st.SearchStrategy[str]:
@@ -69,8 +76,7 @@ def test_any_set_of_any_key_resolves_or_is_one_config_error(key, value, data):
     registry = get_registry()
     space_cls, strategy_cls = registry.space(space), registry.strategy(strategy)
     try:
-        config = resolve(space_cls, strategy_cls, "tiny", parse_sets([f"{name}={text}"]),
-                         evaluators=registry.evaluator)
+        config = resolve(space_cls, strategy_cls, "tiny", parse_sets([f"{name}={text}"]), evaluators=registry.evaluator)
     except NasframeError as exc:  # a ConfigError naming the key, or an unknown evaluator.name
         assert (name in str(exc) or "unknown evaluator" in str(exc)) and "\n" not in str(exc)
         return
@@ -83,17 +89,41 @@ def test_any_set_of_any_key_resolves_or_is_one_config_error(key, value, data):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, cifar_dir):
     out = tmp_path_factory.mktemp("earlier") / "run"
-    args = ["run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--epochs", "1", "--device",
-            "cpu", "--data-dir", str(cifar_dir), "--out", str(out), "--set", "data.limit=120",
-            "--set", "train.batch_size=16", "--set", "strategy.candidates=2"]
+    args = [
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--set",
+        "data.limit=120",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "strategy.candidates=2",
+    ]
     assert invoke(*args).exit_code == 0
     files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     return out, args, files
 
 
 @SLOW
-@given(key=st.sampled_from([k for k in every_key() if k[:2] == ("darts", "random")]), value=json_value,
-       resume=st.booleans(), data=st.data())
+@given(
+    key=st.sampled_from([k for k in every_key() if k[:2] == ("darts", "random")]),
+    value=json_value,
+    resume=st.booleans(),
+    data=st.data(),
+)
 def test_any_set_on_an_earlier_run_never_changes_its_files(finished_run, key, value, resume, data):
     out, args, files = finished_run
     result = invoke(*args, "--set", f"{key[2]}={data.draw(set_text(value))}", *(["--resume"] if resume else []))
@@ -142,8 +172,12 @@ def mutations(arch: dict) -> st.SearchStrategy[dict]:
 
 
 DARTS_V2 = json.loads((GENOTYPES_DIR / "darts_v2.json").read_text())
-MBCONV = {"space": "mbconv", "variant": "cifar", "choices": "mdenas",
-          "blocks": [{"kernel": 3, "expand": 3} for _ in range(21)]}
+MBCONV = {
+    "space": "mbconv",
+    "variant": "cifar",
+    "choices": "mdenas",
+    "blocks": [{"kernel": 3, "expand": 3} for _ in range(21)],
+}
 
 
 @SLOW
@@ -153,7 +187,8 @@ def test_a_mutated_arch_trains_for_zero_epochs_or_is_one_clean_error(arch):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "arch.json"
         path.write_text(json.dumps(arch))
-        result = invoke("train", "--arch", path, "--preset", "tiny", "--epochs", 0, "--device", "cpu",
-                        "--out", Path(tmp) / "out")
+        result = invoke(
+            "train", "--arch", path, "--preset", "tiny", "--epochs", 0, "--device", "cpu", "--out", Path(tmp) / "out"
+        )
         assert_clean(result)
         assert result.exit_code == 0 or not (Path(tmp) / "out").exists()

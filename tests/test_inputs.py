@@ -1,4 +1,5 @@
 """Every input checked in one place: the issue's reproducers, each refused in one line or fixed."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,22 @@ from nasframe.engine.search import SearchJob
 
 _load_commands()
 
-TINY = ["--strategy", "random", "--space", "darts", "--preset", "tiny", "--device", "cpu",
-        "--set", "data.limit=120", "--set", "train.batch_size=16", "--set", "strategy.candidates=2"]
+TINY = [
+    "--strategy",
+    "random",
+    "--space",
+    "darts",
+    "--preset",
+    "tiny",
+    "--device",
+    "cpu",
+    "--set",
+    "data.limit=120",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "strategy.candidates=2",
+]
 
 
 def invoke(*args: object, debug: bool = False):
@@ -110,11 +125,33 @@ def test_train_checks_its_keys_too(tmp_path):
     from nasframe.search_spaces.darts import GENOTYPES_DIR
 
     out = tmp_path / "train"
-    line = one_line_error(invoke("train", "--arch", GENOTYPES_DIR / "darts_v2.json", "--epochs", 0, "--out", out,
-                                 "--set", "space.drop_path=2"))
+    line = one_line_error(
+        invoke(
+            "train",
+            "--arch",
+            GENOTYPES_DIR / "darts_v2.json",
+            "--epochs",
+            0,
+            "--out",
+            out,
+            "--set",
+            "space.drop_path=2",
+        )
+    )
     assert "'space.drop_path' = 2" in line and not out.exists()
-    line = one_line_error(invoke("train", "--arch", GENOTYPES_DIR / "darts_v2.json", "--epochs", 0, "--out", out,
-                                 "--set", "constraint.max_flops=5000000"))
+    line = one_line_error(
+        invoke(
+            "train",
+            "--arch",
+            GENOTYPES_DIR / "darts_v2.json",
+            "--epochs",
+            0,
+            "--out",
+            out,
+            "--set",
+            "constraint.max_flops=5000000",
+        )
+    )
     assert "constraint.max_flops limits the architectures a search trains" in line and not out.exists()
 
 
@@ -165,7 +202,9 @@ def test_a_latency_table_that_cannot_be_written_is_refused_before_timing(tmp_pat
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     for out in ("/proc/table.json", blocker / "table.json"):
-        line = one_line_error(invoke("latency", "--space", "mbconv", "--preset", "tiny", "--device", "cpu", "--out", out))
+        line = one_line_error(
+            invoke("latency", "--space", "mbconv", "--preset", "tiny", "--device", "cpu", "--out", out)
+        )
         assert f"cannot create --out {out}" in line
 
 
@@ -190,8 +229,11 @@ def _raise(exc: BaseException):
     "method,exc,message",
     [
         ("setup", KeyboardInterrupt(), "interrupted during setup; nothing was written"),
-        ("train_epoch", torch.OutOfMemoryError("CUDA out of memory"),
-         "out of memory on cpu during epoch 1 at train.batch_size=16; nothing was trained"),
+        (
+            "train_epoch",
+            torch.OutOfMemoryError("CUDA out of memory"),
+            "out of memory on cpu during epoch 1 at train.batch_size=16; nothing was trained",
+        ),
         ("train_epoch", RuntimeError("DefaultCPUAllocator: can't allocate memory"), "train.batch_size=16"),
     ],
     ids=["ctrl-c-setup", "oom", "cpu-oom"],
@@ -225,8 +267,11 @@ def test_a_bug_keeps_its_traceback_and_debug_shows_one_for_user_errors(tmp_path,
     assert isinstance(result.exception, ConfigError)
 
 
-@pytest.mark.parametrize("extra", [["--set", "data.limit=5"], ["--set", "data.limit=120", "--set", "train.batch_size=33"]],
-                         ids=["a-3-image-batch", "an-odd-batch-size"])
+@pytest.mark.parametrize(
+    "extra",
+    [["--set", "data.limit=5"], ["--set", "data.limit=120", "--set", "train.batch_size=33"]],
+    ids=["a-3-image-batch", "an-odd-batch-size"],
+)
 def test_an_odd_batch_trains_in_a_process_of_its_own(tmp_path, cifar_dir, extra):
     """The issue's ``data.limit=5`` segmentation fault: oneDNN's channels-last 1x1 stride-2 weight gradient."""
     import os
@@ -234,9 +279,31 @@ def test_an_odd_batch_trains_in_a_process_of_its_own(tmp_path, cifar_dir, extra)
     import sys
 
     # seed 2 samples skip_connect (a FactorizedReduce) on a reduction edge, where the old form crashed
-    args = ["run", "--strategy", "random", "--space", "darts", "--preset", "tiny", "--device", "cpu", "--epochs", "1", "--seed", "2",
-            "--set", "strategy.candidates=2", *extra, "--data-dir", str(cifar_dir), "--out", str(tmp_path / "run")]
+    args = [
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--seed",
+        "2",
+        "--set",
+        "strategy.candidates=2",
+        *extra,
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(tmp_path / "run"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "2"}  # the crash is in oneDNN's threaded kernel
-    done = subprocess.run([sys.executable, "-m", "nasframe", *args], capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "nasframe", *args], capture_output=True, text=True, timeout=300, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 1

@@ -1,4 +1,5 @@
 """Inference latency of any network."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,9 @@ DATA = DataInfo("tiny", num_classes=4, image_size=16)
 
 
 def tiny_model() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(8, 4))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)
+    )
 
 
 def test_latency_is_a_positive_finite_number_of_seconds_and_keeps_the_mode():

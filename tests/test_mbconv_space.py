@@ -1,4 +1,5 @@
 """The MBConv space (docs/algorithms.md#mbconv-space): blocks, backbone, supernet, child networks, derive and arch.json."""
+
 from __future__ import annotations
 
 import json
@@ -297,9 +298,20 @@ def test_cost_counts_params_and_multiply_adds():
 # MdeNAS's Table 3 spaces, as issue 19 describes them from ProxylessNAS's released GPU and CPU nets:
 # (in, out, stride, residual) at width 1, written out so the tests do not read the layout back.
 GPU_POSITIONS = [
-    (40, 24, 1, False), (24, 32, 2, False), (32, 56, 2, False), (56, 56, 1, True), (56, 112, 2, False),
-    (112, 112, 1, True), (112, 128, 1, False), (128, 128, 1, True), (128, 128, 1, True), (128, 256, 2, False),
-    (256, 256, 1, True), (256, 256, 1, True), (256, 256, 1, True), (256, 432, 1, False),
+    (40, 24, 1, False),
+    (24, 32, 2, False),
+    (32, 56, 2, False),
+    (56, 56, 1, True),
+    (56, 112, 2, False),
+    (112, 112, 1, True),
+    (112, 128, 1, False),
+    (128, 128, 1, True),
+    (128, 128, 1, True),
+    (128, 256, 2, False),
+    (256, 256, 1, True),
+    (256, 256, 1, True),
+    (256, 256, 1, True),
+    (256, 432, 1, False),
 ]
 CPU_STAGES = [(24, 1, 1), (32, 4, 2), (48, 4, 2), (88, 2, 2), (104, 4, 1), (216, 4, 2), (360, 1, 1)]
 
@@ -325,9 +337,13 @@ def test_a_new_run_searches_the_gpu_skeleton_by_default():
     assert len(space.decisions) == 14 and space.skeleton == "gpu"
 
 
-@pytest.mark.parametrize("skeleton, expected, stem, head", [
-    ("gpu", GPU_POSITIONS, 40, 1728), ("cpu", cpu_positions(), 40, 1432),
-])
+@pytest.mark.parametrize(
+    "skeleton, expected, stem, head",
+    [
+        ("gpu", GPU_POSITIONS, 40, 1728),
+        ("cpu", cpu_positions(), 40, 1432),
+    ],
+)
 def test_gpu_and_cpu_skeletons_are_proxylessnas_released_nets_without_zero_layers(skeleton, expected, stem, head):
     space = MBConvSpace({"skeleton": skeleton}, IMAGENET)
     assert positions(space) == expected and len(expected) == {"gpu": 14, "cpu": 20}[skeleton]
@@ -359,9 +375,7 @@ def test_cifar_variant_keeps_the_widths_and_the_total_stride_is_8(skeleton):
 
 def test_width_mult_scales_the_gpu_skeleton_and_keeps_its_residuals():
     space = MBConvSpace({"skeleton": "gpu", "width_mult": 0.5}, IMAGENET)
-    assert [b.cout for b in space.layout.blocks] == [
-        max(8, int(w * 0.5 / 8 + 0.5) * 8) for _, w, _, _ in GPU_POSITIONS
-    ]
+    assert [b.cout for b in space.layout.blocks] == [max(8, int(w * 0.5 / 8 + 0.5) * 8) for _, w, _, _ in GPU_POSITIONS]
     assert [b.residual for b in space.layout.blocks] == [r for *_, r in GPU_POSITIONS]
     assert space.layout.head_width == 864
 

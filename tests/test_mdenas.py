@@ -1,4 +1,5 @@
 """MdeNAS: the probability update against hand-worked cases, the strategy's state and sampling, end to end."""
+
 from __future__ import annotations
 
 import json
@@ -137,9 +138,7 @@ class ToySpace(SearchSpace):
 
     def __init__(self, widths: tuple[int, ...] = (3, 2)) -> None:
         super().__init__({}, DataInfo("toy", 10, 8))
-        self._decisions = tuple(
-            Decision(f"d{i}", tuple(f"op{k}" for k in range(w))) for i, w in enumerate(widths)
-        )
+        self._decisions = tuple(Decision(f"d{i}", tuple(f"op{k}" for k in range(w))) for i, w in enumerate(widths))
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
@@ -166,7 +165,8 @@ def make(widths: tuple[int, ...] = (3, 2), seed: int = 0, **config: Any) -> MdeN
     s = MdeNAS(config)
     s.space = space
     s.ctx = SimpleNamespace(  # type: ignore[assignment]
-        generator=torch.Generator().manual_seed(seed), sample_feasible=lambda draw: draw(),  # no budget
+        generator=torch.Generator().manual_seed(seed),
+        sample_feasible=lambda draw: draw(),  # no budget
         cost_terms=lambda weights: [],
         derive=lambda scores: space.derive(space.scores_from_tensor(scores)),
     )
@@ -283,8 +283,27 @@ def test_end_to_end_is_reproducible(tmp_path: Path, cifar_dir: Path) -> None:
         out = tmp_path / name
         result = CliRunner().invoke(
             nasframe.cli.cli,
-            ["run", "--strategy", "mdenas", "--space", "darts", "--preset", "tiny", "--epochs", str(epochs),
-             "--seed", "3", "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out), "--set", "data.limit=200"],
+            [
+                "run",
+                "--strategy",
+                "mdenas",
+                "--space",
+                "darts",
+                "--preset",
+                "tiny",
+                "--epochs",
+                str(epochs),
+                "--seed",
+                "3",
+                "--device",
+                "cpu",
+                "--data-dir",
+                str(cifar_dir),
+                "--out",
+                str(out),
+                "--set",
+                "data.limit=200",
+            ],
         )
         assert result.exit_code == 0, result.output + repr(result.exception)
         outs.append(out)
@@ -294,7 +313,9 @@ def test_end_to_end_is_reproducible(tmp_path: Path, cifar_dir: Path) -> None:
     p = ta["strategy.probabilities"]
     assert p.shape == (28, 8)
     assert torch.equal(p, tb["strategy.probabilities"])
-    assert torch.equal(ta["strategy.epochs"].sum(-1), torch.full((28,), float(epochs), dtype=ta["strategy.epochs"].dtype))
+    assert torch.equal(
+        ta["strategy.epochs"].sum(-1), torch.full((28,), float(epochs), dtype=ta["strategy.epochs"].dtype)
+    )
     torch.testing.assert_close(p.sum(-1), torch.ones(28, dtype=p.dtype))
     events = [json.loads(line) for line in (outs[0] / "events.jsonl").read_text().splitlines() if line.strip()]
     assert all("entropy" in e for e in events)
@@ -312,7 +333,12 @@ def test_paper_preset_on_darts_space() -> None:
 
     c = resolve(get_registry().space("darts"), MdeNAS, "paper")
     assert (c["space"]["layers"], c["space"]["channels"], c["space"]["nodes"]) == (6, 16, 4)
-    assert (c["train"]["batch_size"], c["train"]["epochs"], c["train"]["lr"], c["train"]["lr_min"]) == (512, 100, 0.025, 0.0)
+    assert (c["train"]["batch_size"], c["train"]["epochs"], c["train"]["lr"], c["train"]["lr_min"]) == (
+        512,
+        100,
+        0.025,
+        0.0,
+    )
     assert (c["train"]["momentum"], c["train"]["weight_decay"], c["train"]["grad_clip"]) == (0.9, 3e-4, 5.0)
     assert c["data"]["val_size"] == 5000
     assert c["strategy"] == {"name": "mdenas", "sample_every": "epoch", "lr": 0.01}

@@ -1,4 +1,5 @@
 """The MdeNAS paper's settings: schedules, label smoothing, normalisation, the ImageNet presets and runs."""
+
 from __future__ import annotations
 
 import json
@@ -64,15 +65,18 @@ def test_step_decays_by_gamma_every_step_epochs():
     assert [epoch_lr(train, e, 0.0) for e in range(7)] == pytest.approx([0.1] * 3 + [0.01] * 3 + [0.001])
 
 
-@pytest.mark.parametrize("overrides", [
-    {"train.schedule": "linear"},
-    {"train.schedule": "exponential", "train.gamma": 1.5},
-    {"train.schedule": "step", "train.step_epochs": 0},
-    {"data.std": 0},
-    {"data.mean": [0.5, 0.5]},
-    {"data.std": "wide"},
-    {"train.label_smoothing": 1.0},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"train.schedule": "linear"},
+        {"train.schedule": "exponential", "train.gamma": 1.5},
+        {"train.schedule": "step", "train.step_epochs": 0},
+        {"data.std": 0},
+        {"data.mean": [0.5, 0.5]},
+        {"data.std": "wide"},
+        {"train.label_smoothing": 1.0},
+    ],
+)
 def test_a_bad_schedule_or_normalisation_is_refused_by_the_schema(overrides):
     key = next(iter(overrides)) if len(overrides) == 1 else list(overrides)[1]
     with pytest.raises(ConfigError, match=f"config key '{key}' = .* is not allowed"):
@@ -81,6 +85,7 @@ def test_a_bad_schedule_or_normalisation_is_refused_by_the_schema(overrides):
 
 # -- normalisation ----------------------------------------------------------------------------------
 
+
 def test_normalisation_defaults_to_the_data_sets_statistics():
     assert normalisation({}, (0.4, 0.5, 0.6), (0.2, 0.2, 0.3)) == ((0.4, 0.5, 0.6), (0.2, 0.2, 0.3))
     assert normalisation({"mean": 0.5, "std": 0.5}, (0.4,) * 3, (0.2,) * 3) == ((0.5,) * 3, (0.5,) * 3)
@@ -88,8 +93,10 @@ def test_normalisation_defaults_to_the_data_sets_statistics():
 
 
 def _search_config(**data):
-    return {"data": {"limit": 64, "val_size": 0.5, "download": False, "workers": 0, **data},
-            "train": {"batch_size": 16, "eval_batch_size": 32, "channels_last": False}}
+    return {
+        "data": {"limit": 64, "val_size": 0.5, "download": False, "workers": 0, **data},
+        "train": {"batch_size": 16, "eval_batch_size": 32, "channels_last": False},
+    }
 
 
 def test_cifar_batches_in_minus_one_to_one_with_the_paper_normalisation(cifar_dir):
@@ -109,6 +116,7 @@ def test_imagenet_loader_takes_the_configured_normalisation(imagenet_dir):
 
 
 # -- presets ----------------------------------------------------------------------------------------
+
 
 def test_the_darts_imagenet_paper_preset_is_the_darts_imagenet_recipe():
     config = resolve(DartsSpace, None, "paper", {"data.dataset": "imagenet"}, train=True)
@@ -130,8 +138,9 @@ def test_the_cifar_paper_presets_are_mdenas_normalisation_and_drop_path():
 
 
 def test_training_smooths_the_training_loss_only():
-    config = train_config(read_arch("darts_v2"), "tiny", {"train.epochs": 0, "train.label_smoothing": 0.1,
-                                                           "device": "cpu"})
+    config = train_config(
+        read_arch("darts_v2"), "tiny", {"train.epochs": 0, "train.label_smoothing": 0.1, "device": "cpu"}
+    )
     job = TrainJob(config)
     job.setup()
     assert job.train_loss_fn.label_smoothing == 0.1 and job.loss_fn.label_smoothing == 0.0
@@ -139,15 +148,34 @@ def test_training_smooths_the_training_loss_only():
 
 # -- runs -------------------------------------------------------------------------------------------
 
+
 def events(run) -> list[dict]:
     return [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
 
 
 def test_mdenas_searches_the_14_position_gpu_space_on_cifar_with_an_exponential_schedule(tmp_path, cifar_dir):
     out = tmp_path / "gpu"
-    result = invoke("run", "--strategy", "mdenas", "--space", "mbconv", "--preset", "tiny", "--data-dir", cifar_dir,
-                    "--out", out, "--device", "cpu", "--set", "data.limit=200", "--set", "train.schedule=exponential",
-                    "--set", "train.gamma=0.5")
+    result = invoke(
+        "run",
+        "--strategy",
+        "mdenas",
+        "--space",
+        "mbconv",
+        "--preset",
+        "tiny",
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--set",
+        "data.limit=200",
+        "--set",
+        "train.schedule=exponential",
+        "--set",
+        "train.gamma=0.5",
+    )
     assert result.exit_code == 0, result.output
     arch = json.loads((out / "arch.json").read_text())
     assert (arch["skeleton"], arch["variant"], len(arch["blocks"])) == ("gpu", "cifar", 14)
@@ -159,9 +187,27 @@ def test_mdenas_searches_the_14_position_gpu_space_on_cifar_with_an_exponential_
 
 def test_mdenas_searches_the_20_position_cpu_space(tmp_path, cifar_dir):
     out = tmp_path / "cpu"
-    result = invoke("run", "--strategy", "mdenas", "--space", "mbconv", "--preset", "tiny", "--epochs", 1,
-                    "--data-dir", cifar_dir, "--out", out, "--device", "cpu", "--set", "data.limit=200",
-                    "--set", "space.skeleton=cpu")
+    result = invoke(
+        "run",
+        "--strategy",
+        "mdenas",
+        "--space",
+        "mbconv",
+        "--preset",
+        "tiny",
+        "--epochs",
+        1,
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--set",
+        "data.limit=200",
+        "--set",
+        "space.skeleton=cpu",
+    )
     assert result.exit_code == 0, result.output
     arch = json.loads((out / "arch.json").read_text())
     assert (arch["skeleton"], len(arch["blocks"])) == ("cpu", 20)
@@ -169,9 +215,27 @@ def test_mdenas_searches_the_20_position_cpu_space(tmp_path, cifar_dir):
 
 def test_mdenas_searches_the_gpu_space_on_imagenet_folders(tmp_path, imagenet_dir):
     out = tmp_path / "imagenet"
-    result = invoke("run", "--strategy", "mdenas", "--space", "mbconv", "--preset", "tiny", "--epochs", 1,
-                    "--dataset", "imagenet", "--data-dir", imagenet_dir, "--out", out, "--device", "cpu",
-                    "--set", "data.workers=0")
+    result = invoke(
+        "run",
+        "--strategy",
+        "mdenas",
+        "--space",
+        "mbconv",
+        "--preset",
+        "tiny",
+        "--epochs",
+        1,
+        "--dataset",
+        "imagenet",
+        "--data-dir",
+        imagenet_dir,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--set",
+        "data.workers=0",
+    )
     assert result.exit_code == 0, result.output
     arch = json.loads((out / "arch.json").read_text())
     assert (arch["skeleton"], arch["variant"], len(arch["blocks"])) == ("gpu", "imagenet", 14)
@@ -183,8 +247,21 @@ def summary_of(out) -> dict:
 
 def test_mdenas_gpu_on_imagenet_reports_params_and_multiply_adds(tmp_path):
     out = tmp_path / "mdenas_gpu"
-    result = invoke("train", "--arch", "mdenas_gpu", "--dataset", "imagenet", "--epochs", 0, "--out", out,
-                    "--device", "cpu", "--data-dir", tmp_path / "no-data-needed")
+    result = invoke(
+        "train",
+        "--arch",
+        "mdenas_gpu",
+        "--dataset",
+        "imagenet",
+        "--epochs",
+        0,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--data-dir",
+        tmp_path / "no-data-needed",
+    )
     assert result.exit_code == 0, result.output
     summary = summary_of(out)
     assert summary["params"] == 5_745_984  # tests/test_published_archs.py counts the released net
@@ -197,8 +274,9 @@ def test_mdenas_gpu_on_imagenet_reports_params_and_multiply_adds(tmp_path):
 def test_proxyless_gpu_has_the_official_multiply_adds(tmp_path):
     """mit-han-lab/proxylessnas logs/imagenet_gpu_log.txt: 'Total FLOPs: 465.3M' (multiply-adds)."""
     out = tmp_path / "proxyless_gpu"
-    result = invoke("train", "--arch", "proxyless_gpu", "--dataset", "imagenet", "--epochs", 0, "--out", out,
-                    "--device", "cpu")
+    result = invoke(
+        "train", "--arch", "proxyless_gpu", "--dataset", "imagenet", "--epochs", 0, "--out", out, "--device", "cpu"
+    )
     assert result.exit_code == 0, result.output
     assert summary_of(out)["params"] == 7_119_848 and round(summary_of(out)["flops"] / 1e5) == 4653
 
@@ -206,8 +284,9 @@ def test_proxyless_gpu_has_the_official_multiply_adds(tmp_path):
 def test_darts_v2_on_imagenet_builds_the_imagenet_network(tmp_path):
     """Before: the CIFAR network at 224x224 (3,920,572 params, 25.9 G multiply-adds), exit 0."""
     out = tmp_path / "darts_v2"
-    result = invoke("train", "--arch", "darts_v2", "--dataset", "imagenet", "--epochs", 0, "--out", out,
-                    "--device", "cpu")
+    result = invoke(
+        "train", "--arch", "darts_v2", "--dataset", "imagenet", "--epochs", 0, "--out", out, "--device", "cpu"
+    )
     assert result.exit_code == 0, result.output
     summary = summary_of(out)
     assert summary["params"] == 4_718_752 and summary["flops"] < 600e6
@@ -215,9 +294,29 @@ def test_darts_v2_on_imagenet_builds_the_imagenet_network(tmp_path):
 
 def test_the_imagenet_transfer_network_trains_one_tiny_epoch_on_imagenet_folders(tmp_path, imagenet_dir):
     out = tmp_path / "transfer"
-    result = invoke("train", "--arch", "mdenas", "--dataset", "imagenet", "--preset", "tiny", "--epochs", 1,
-                    "--data-dir", imagenet_dir, "--out", out, "--device", "cpu", "--set", "data.workers=0",
-                    "--set", "train.schedule=exponential", "--set", "train.label_smoothing=0.1")
+    result = invoke(
+        "train",
+        "--arch",
+        "mdenas",
+        "--dataset",
+        "imagenet",
+        "--preset",
+        "tiny",
+        "--epochs",
+        1,
+        "--data-dir",
+        imagenet_dir,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--set",
+        "data.workers=0",
+        "--set",
+        "train.schedule=exponential",
+        "--set",
+        "train.label_smoothing=0.1",
+    )
     assert result.exit_code == 0, result.output
     summary = summary_of(out)
     assert summary["test_accuracy"] is not None and summary["epochs"] == 1

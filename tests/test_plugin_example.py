@@ -1,4 +1,5 @@
 """The third-party example package ``examples/nasframe-evolution``, installed offline as a user would."""
+
 import json
 import os
 import shutil
@@ -30,9 +31,22 @@ def site(tmp_path_factory):
     source = shutil.copytree(EXAMPLE, tmp / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = tmp / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--quiet", "--target", str(target), str(source)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return target
@@ -47,8 +61,14 @@ def installed(site):
 def search(space, out, cifar_dir, *, epochs=1, seed=0, observers=(), resume=False):
     """``tiny_search`` with resume and extra observers: the tiny preset, 200 images, CPU."""
     registry = get_registry()
-    overrides = {"train.epochs": epochs, "seed": seed, "device": "cpu", "data.download": False,
-                 "data.dir": str(cifar_dir), "data.limit": 200}
+    overrides = {
+        "train.epochs": epochs,
+        "seed": seed,
+        "device": "cpu",
+        "data.download": False,
+        "data.dir": str(cifar_dir),
+        "data.limit": 200,
+    }
     config = resolve(registry.space(space), registry.strategy("evolution"), "tiny", overrides)
     return Run(SearchJob(config, registry), RunDir(out), [HookObserver(registry), *observers]).execute(resume)
 

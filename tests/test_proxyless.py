@@ -1,4 +1,5 @@
 """ProxylessNAS: the binary-gate gradient against values worked out by hand, the two-path rescale, gated supernets."""
+
 import math
 from types import SimpleNamespace
 
@@ -57,8 +58,10 @@ class ToySupernet(nasframe.Supernet):
         if probe is None:
             s = sum(gates[d] * self.values[d, arch[f"d{d}"]] for d in range(2))
         else:  # the probe path's value enters at its own gate (0), without a graph through the weights
-            s = sum(gates[d, 0] * self.values[d, arch[f"d{d}"]] + gates[d, 1] * self.values[d, probe[f"d{d}"]].detach()
-                    for d in range(2))
+            s = sum(
+                gates[d, 0] * self.values[d, arch[f"d{d}"]] + gates[d, 1] * self.values[d, probe[f"d{d}"]].detach()
+                for d in range(2)
+            )
         return torch.stack([s, torch.zeros(())]).expand(len(x), 2)
 
 
@@ -71,8 +74,14 @@ def toy_strategy(mode="full"):
         logits = supernet(batch[0], arch, gates, probe)
         return loss_fn(logits, batch[1]), logits
 
-    ctx = SimpleNamespace(supernet=supernet, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0),
-                          world=nasframe.World(), forward_loss=forward_loss, cost_terms=lambda weights: [])
+    ctx = SimpleNamespace(
+        supernet=supernet,
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+        world=nasframe.World(),
+        forward_loss=forward_loss,
+        cost_terms=lambda weights: [],
+    )
     strategy = proxyless_module().ProxylessNAS({"binary_mode": mode})
     strategy.space, strategy.ctx = space, ctx
     strategy.setup(space, ctx)
@@ -118,10 +127,12 @@ def test_two_path_gradient_on_a_toy_space_matches_the_hand_computed_value():
     g = torch.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=torch.float64) * ds
     p = torch.tensor([[0.75, 0.25], [0.5, 0.5]], dtype=torch.float64)
     # dL/dα_i = Σ_j g_j p_j (δ_ij − p_i): row 0: Σ_j g_j p_j = (0.75 + 0.5) ds = 1.25 ds, row 1: (1.5 − 0.5) ds = ds
-    expected = torch.stack([
-        torch.stack([g[0, 0] * p[0, 0] - p[0, 0] * 1.25 * ds, g[0, 1] * p[0, 1] - p[0, 1] * 1.25 * ds]),
-        torch.stack([g[1, 0] * p[1, 0] - p[1, 0] * ds, g[1, 1] * p[1, 1] - p[1, 1] * ds]),
-    ]).float()
+    expected = torch.stack(
+        [
+            torch.stack([g[0, 0] * p[0, 0] - p[0, 0] * 1.25 * ds, g[0, 1] * p[0, 1] - p[0, 1] * 1.25 * ds]),
+            torch.stack([g[1, 0] * p[1, 0] - p[1, 0] * ds, g[1, 1] * p[1, 1] - p[1, 1] * ds]),
+        ]
+    ).float()
     torch.testing.assert_close(grad, expected)
 
 
@@ -172,8 +183,27 @@ def test_nasframe_run_proxyless_tiny_on_both_spaces(tmp_path, cifar_dir, space_n
 
     _load_commands()
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["run", "--strategy", "proxyless", "--space", space_name, "--preset", "tiny",
-                                      "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out),
-                                      "--set", "data.limit=96", "--set", "train.batch_size=16"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--strategy",
+            "proxyless",
+            "--space",
+            space_name,
+            "--preset",
+            "tiny",
+            "--device",
+            "cpu",
+            "--data-dir",
+            str(cifar_dir),
+            "--out",
+            str(out),
+            "--set",
+            "data.limit=96",
+            "--set",
+            "train.batch_size=16",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (out / "arch.json").exists() and (out / "summary.json").exists()

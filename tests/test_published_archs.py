@@ -5,6 +5,7 @@ nasframe: an exact figure the official code (or its asserts) states, or the clos
 released network written out in this file (``darts_params``, ``proxyless_params``), which also
 reproduces every stated figure. docs/reproduce.md cites the source of each.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,47 +26,115 @@ _load_commands()
 RELEASED = {
     # quark0/darts cnn/genotypes.py
     "darts_v1": "normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
-                "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], "
-                "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), "
-                "('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)]",
+    "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), "
+    "('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)]",
     "darts_v2": "normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-                "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
-                "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), "
-                "('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)]",
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), "
+    "('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)]",
     # yuhuixu1993/PC-DARTS genotypes.py PC_DARTS_cifar
     "pc_darts": "normal=[('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 0), ('dil_conv_3x3', 1), "
-                "('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('dil_conv_3x3', 1)], "
-                "reduce=[('sep_conv_5x5', 1), ('max_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 2), "
-                "('sep_conv_3x3', 0), ('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)]",
+    "('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('dil_conv_3x3', 1)], "
+    "reduce=[('sep_conv_5x5', 1), ('max_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 2), "
+    "('sep_conv_3x3', 0), ('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)]",
     # chenxin061/pdarts genotypes.py PDARTS
     "p_darts": "normal=[('skip_connect', 0), ('dil_conv_3x3', 1), ('skip_connect', 0),('sep_conv_3x3', 1), "
-               "('sep_conv_3x3', 1), ('sep_conv_3x3', 3), ('sep_conv_3x3',0), ('dil_conv_5x5', 4)], "
-               "reduce=[('avg_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('dil_conv_5x5', 2), "
-               "('max_pool_3x3', 0), ('dil_conv_3x3', 1), ('dil_conv_3x3', 1), ('dil_conv_5x5', 3)]",
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 3), ('sep_conv_3x3',0), ('dil_conv_5x5', 4)], "
+    "reduce=[('avg_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('dil_conv_5x5', 2), "
+    "('max_pool_3x3', 0), ('dil_conv_3x3', 1), ('dil_conv_3x3', 1), ('dil_conv_5x5', 3)]",
     # D-X-Y/AutoDL-Projects xautodl/nas_infer_model/DXYs/genotypes.py GDAS_V1 (pairs per node)
     "gdas": "normal=[(('skip_connect', 0), ('skip_connect', 1)), (('skip_connect', 0), ('sep_conv_5x5', 2)), "
-            "(('sep_conv_3x3', 3), ('skip_connect', 0)), (('sep_conv_5x5', 4), ('sep_conv_3x3', 3))], "
-            "reduce=[(('sep_conv_5x5', 0), ('sep_conv_3x3', 1)), (('sep_conv_5x5', 2), ('sep_conv_5x5', 1)), "
-            "(('dil_conv_5x5', 2), ('sep_conv_3x3', 1)), (('sep_conv_5x5', 0), ('sep_conv_5x5', 1))]",
+    "(('sep_conv_3x3', 3), ('skip_connect', 0)), (('sep_conv_5x5', 4), ('sep_conv_3x3', 3))], "
+    "reduce=[(('sep_conv_5x5', 0), ('sep_conv_3x3', 1)), (('sep_conv_5x5', 2), ('sep_conv_5x5', 1)), "
+    "(('dil_conv_5x5', 2), ('sep_conv_3x3', 1)), (('sep_conv_5x5', 0), ('sep_conv_5x5', 1))]",
     # tanglang96/MDENAS run_darts_cifar.sh --darts_gene (pt.darts format: one list per node)
     "mdenas": "normal=[[('sep_conv_5x5', 1), ('sep_conv_3x3', 0)], [('skip_connect', 0), ('sep_conv_5x5', 1)], "
-              "[('sep_conv_5x5', 3), ('sep_conv_3x3', 1)], [('dil_conv_5x5', 3), ('max_pool_3x3', 4)]], "
-              "reduce=[[('max_pool_3x3', 0), ('sep_conv_5x5', 1)], [('skip_connect', 0), ('skip_connect', 1)], "
-              "[('sep_conv_3x3', 3), ('skip_connect', 2)], [('dil_conv_3x3', 3), ('sep_conv_5x5', 0)]]",
+    "[('sep_conv_5x5', 3), ('sep_conv_3x3', 1)], [('dil_conv_5x5', 3), ('max_pool_3x3', 4)]], "
+    "reduce=[[('max_pool_3x3', 0), ('sep_conv_5x5', 1)], [('skip_connect', 0), ('skip_connect', 1)], "
+    "[('sep_conv_3x3', 3), ('skip_connect', 2)], [('dil_conv_3x3', 3), ('sep_conv_5x5', 0)]]",
 }
 
 # The MBConv gene lists: ProxylessNAS's released nets are the (kernel, expand) of the non-zero blocks of
 # proxyless_gpu.config / proxyless_cpu.config (copies in tanglang96/MDENAS mobile_config/); MdeNAS's are
 # the --mobile_gene of run_gpu_imagenet.sh / run_cpu_imagenet.sh, applied to those same blocks in order.
 RELEASED_GENES = {
-    "proxyless_gpu": [(3, 1), (5, 3), (7, 3), (3, 3), (7, 6), (5, 3), (5, 6), (3, 3), (5, 3), (7, 6), (7, 6), (7, 6),
-                      (5, 6), (7, 6)],
-    "proxyless_cpu": [(3, 1), (3, 6), (3, 3), (3, 3), (3, 3), (3, 6), (3, 3), (3, 3), (5, 3), (3, 6), (3, 3), (5, 6),
-                      (3, 3), (3, 3), (3, 3), (5, 6), (5, 3), (5, 3), (3, 3), (5, 6)],
-    "mdenas_gpu": [(7, 6), (5, 6), (7, 3), (3, 6), (5, 6), (3, 1), (7, 3), (7, 6), (3, 3), (3, 6), (7, 3), (3, 3),
-                   (3, 3), (5, 6)],
-    "mdenas_cpu": [(5, 3), (7, 1), (3, 6), (5, 3), (5, 3), (5, 3), (5, 1), (5, 6), (5, 1), (5, 6), (7, 3), (5, 3),
-                   (7, 3), (7, 6), (3, 6), (5, 3), (7, 6), (7, 1), (3, 3), (3, 3)],
+    "proxyless_gpu": [
+        (3, 1),
+        (5, 3),
+        (7, 3),
+        (3, 3),
+        (7, 6),
+        (5, 3),
+        (5, 6),
+        (3, 3),
+        (5, 3),
+        (7, 6),
+        (7, 6),
+        (7, 6),
+        (5, 6),
+        (7, 6),
+    ],
+    "proxyless_cpu": [
+        (3, 1),
+        (3, 6),
+        (3, 3),
+        (3, 3),
+        (3, 3),
+        (3, 6),
+        (3, 3),
+        (3, 3),
+        (5, 3),
+        (3, 6),
+        (3, 3),
+        (5, 6),
+        (3, 3),
+        (3, 3),
+        (3, 3),
+        (5, 6),
+        (5, 3),
+        (5, 3),
+        (3, 3),
+        (5, 6),
+    ],
+    "mdenas_gpu": [
+        (7, 6),
+        (5, 6),
+        (7, 3),
+        (3, 6),
+        (5, 6),
+        (3, 1),
+        (7, 3),
+        (7, 6),
+        (3, 3),
+        (3, 6),
+        (7, 3),
+        (3, 3),
+        (3, 3),
+        (5, 6),
+    ],
+    "mdenas_cpu": [
+        (5, 3),
+        (7, 1),
+        (3, 6),
+        (5, 3),
+        (5, 3),
+        (5, 3),
+        (5, 1),
+        (5, 6),
+        (5, 1),
+        (5, 6),
+        (7, 3),
+        (5, 3),
+        (7, 3),
+        (7, 6),
+        (3, 6),
+        (5, 3),
+        (7, 6),
+        (7, 1),
+        (3, 3),
+        (3, 3),
+    ],
 }
 
 # (entry, dataset) -> parameters of the network the official code builds, auxiliary head left out as
@@ -148,13 +217,62 @@ def darts_params(name: str, dataset: str, C: int, layers: int, pool_bn: bool, cl
 # ProxylessNAS's released nets, block by block as their configs list them: (in, out, stride); the
 # blocks whose op is a ZeroLayer are None (mit-han-lab/proxylessnas model_zoo.py loads these configs).
 PROXYLESS_BLOCKS = {
-    "gpu": (40, 1728, [(40, 24, 1), (24, 32, 2), None, None, None, (32, 56, 2), None, None, (56, 56, 1),
-                       (56, 112, 2), None, None, (112, 112, 1), (112, 128, 1), None, (128, 128, 1), (128, 128, 1),
-                       (128, 256, 2), (256, 256, 1), (256, 256, 1), (256, 256, 1), (256, 432, 1)]),
-    "cpu": (40, 1432, [(40, 24, 1), (24, 32, 2), (32, 32, 1), (32, 32, 1), (32, 32, 1), (32, 48, 2), (48, 48, 1),
-                       (48, 48, 1), (48, 48, 1), (48, 88, 2), None, None, (88, 88, 1), (88, 104, 1), (104, 104, 1),
-                       (104, 104, 1), (104, 104, 1), (104, 216, 2), (216, 216, 1), (216, 216, 1), (216, 216, 1),
-                       (216, 360, 1)]),
+    "gpu": (
+        40,
+        1728,
+        [
+            (40, 24, 1),
+            (24, 32, 2),
+            None,
+            None,
+            None,
+            (32, 56, 2),
+            None,
+            None,
+            (56, 56, 1),
+            (56, 112, 2),
+            None,
+            None,
+            (112, 112, 1),
+            (112, 128, 1),
+            None,
+            (128, 128, 1),
+            (128, 128, 1),
+            (128, 256, 2),
+            (256, 256, 1),
+            (256, 256, 1),
+            (256, 256, 1),
+            (256, 432, 1),
+        ],
+    ),
+    "cpu": (
+        40,
+        1432,
+        [
+            (40, 24, 1),
+            (24, 32, 2),
+            (32, 32, 1),
+            (32, 32, 1),
+            (32, 32, 1),
+            (32, 48, 2),
+            (48, 48, 1),
+            (48, 48, 1),
+            (48, 48, 1),
+            (48, 88, 2),
+            None,
+            None,
+            (88, 88, 1),
+            (88, 104, 1),
+            (104, 104, 1),
+            (104, 104, 1),
+            (104, 104, 1),
+            (104, 216, 2),
+            (216, 216, 1),
+            (216, 216, 1),
+            (216, 216, 1),
+            (216, 360, 1),
+        ],
+    ),
 }
 
 
@@ -225,9 +343,23 @@ def test_each_entry_has_the_official_count_at_its_paper_setting(name, dataset):
 
 def test_train_by_name_reports_the_count_without_data(tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", "--arch", "darts_v2", "--epochs", "0", "--out", str(out),
-                                      "--device", "cpu", "--data-dir", str(tmp_path / "none")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--arch",
+            "darts_v2",
+            "--epochs",
+            "0",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--data-dir",
+            str(tmp_path / "none"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert "published" not in config["arch"] and (config["space"]["layers"], config["space"]["channels"]) == (20, 36)

@@ -1,4 +1,5 @@
 """``nasframe rank`` end to end on the CIFAR-10 subset: the table, rank.jsonl, tau.json, the plot, resuming."""
+
 import json
 
 import pytest
@@ -16,8 +17,25 @@ SETS = {"data.limit": 128, "train.batch_size": 32}  # 64 training images (2 step
 
 
 def rank_args(out, cifar_dir, *extra):
-    args = ["rank", "--space", "darts", "--samples", str(SAMPLES), "--epochs", str(EPOCHS), "--preset", "tiny",
-            "--seed", "3", "--device", "cpu", "--data-dir", str(cifar_dir), "--out", str(out)]
+    args = [
+        "rank",
+        "--space",
+        "darts",
+        "--samples",
+        str(SAMPLES),
+        "--epochs",
+        str(EPOCHS),
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+    ]
     for key, value in SETS.items():
         args += ["--set", f"{key}={value}"]
     return args + list(extra)

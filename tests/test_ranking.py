@@ -1,4 +1,5 @@
 """Kendall τ-b against hand counts, p_τ, the per-epoch τ and the study bookkeeping that needs no training."""
+
 import json
 import math
 import sys
@@ -95,8 +96,10 @@ def test_epoch_taus_against_the_final_epoch_and_their_mean():
 
 
 def _records():
-    return [{"index": i, "arch": {"space": "darts"}, "val_accuracy": acc, "val_loss": [1 - a for a in acc]}
-            for i, acc in enumerate([[0.1, 0.1, 0.4], [0.1, 0.3, 0.2], [0.1, 0.2, 0.5]])]
+    return [
+        {"index": i, "arch": {"space": "darts"}, "val_accuracy": acc, "val_loss": [1 - a for a in acc]}
+        for i, acc in enumerate([[0.1, 0.1, 0.4], [0.1, 0.3, 0.2], [0.1, 0.2, 0.5]])
+    ]
 
 
 def test_tau_record_is_json_without_nan():

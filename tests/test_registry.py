@@ -30,8 +30,9 @@ def test_builtins_arrive_through_the_entry_points():
 
 
 def test_third_party_distribution_is_discovered(tmp_path):
-    root = install_plugin(tmp_path, "nasframe-greedy", {"greedy": "greedy_plugin"}, {"greedy_plugin": STRATEGY},
-                          version="1.2.3")
+    root = install_plugin(
+        tmp_path, "nasframe-greedy", {"greedy": "greedy_plugin"}, {"greedy_plugin": STRATEGY}, version="1.2.3"
+    )
     with plugin_path(root):
         reg = get_registry().strategies["greedy"]
         assert (reg.distribution, reg.version, reg.plugin) == ("nasframe-greedy", "1.2.3", "greedy")
@@ -41,14 +42,20 @@ def test_third_party_distribution_is_discovered(tmp_path):
     "code,reason",
     [
         ("raise RuntimeError('boom at import')", "failed to import: RuntimeError: boom at import"),
-        ("import nasframe\n@nasframe.hookimpl\ndef register_strategies(register):\n    raise ValueError('bad')\n",
-         "raised ValueError: bad"),
-        ("import nasframe\n@nasframe.hookimpl\ndef register_strategies(register):\n    register(int)\n",
-         "not a Strategy subclass"),
+        (
+            "import nasframe\n@nasframe.hookimpl\ndef register_strategies(register):\n    raise ValueError('bad')\n",
+            "raised ValueError: bad",
+        ),
+        (
+            "import nasframe\n@nasframe.hookimpl\ndef register_strategies(register):\n    register(int)\n",
+            "not a Strategy subclass",
+        ),
         ("import nasframe\n@nasframe.hookimpl\ndef register_stratgies(register):\n    pass\n", "unknown hook"),
-        ("import nasframe\nfrom nasframe.plugins.random_sampling import RandomSampling\n"
-         "@nasframe.hookimpl\ndef register_strategies(register):\n    register(RandomSampling)\n",
-         "'random' is already registered by plugin 'random'"),
+        (
+            "import nasframe\nfrom nasframe.plugins.random_sampling import RandomSampling\n"
+            "@nasframe.hookimpl\ndef register_strategies(register):\n    register(RandomSampling)\n",
+            "'random' is already registered by plugin 'random'",
+        ),
     ],
     ids=["import-error", "hook-raises", "wrong-type", "misspelled-hook", "duplicate-name"],
 )
@@ -74,18 +81,41 @@ def test_nasframe_plugins_limits_third_party_plugins(tmp_path, monkeypatch):
 
 
 def test_list_shows_a_third_party_strategy_and_run_uses_it(tmp_path, cifar_dir):
-    root = install_plugin(tmp_path / "site", "nasframe-greedy", {"greedy": "greedy_plugin"},
-                          {"greedy_plugin": STRATEGY})
+    root = install_plugin(
+        tmp_path / "site", "nasframe-greedy", {"greedy": "greedy_plugin"}, {"greedy_plugin": STRATEGY}
+    )
     env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
-    listing = subprocess.run([sys.executable, "-m", "nasframe", "list"], capture_output=True, text=True, env=env,
-                             check=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "nasframe", "list"], capture_output=True, text=True, env=env, check=True
+    )
     assert "greedy" in listing.stdout and "nasframe-greedy" in listing.stdout
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "nasframe", "run", "--strategy", "greedy", "--space", "darts", "--preset", "tiny",
-         "--epochs", "1", "--data-dir", str(cifar_dir), "--out", str(out), "--set", "data.limit=200",
-         "--device", "cpu"],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "nasframe",
+            "run",
+            "--strategy",
+            "greedy",
+            "--space",
+            "darts",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--data-dir",
+            str(cifar_dir),
+            "--out",
+            str(out),
+            "--set",
+            "data.limit=200",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert (out / "arch.json").exists() and (out / "summary.json").exists()

@@ -1,4 +1,5 @@
 """A run killed at any point resumes to the same result as an uninterrupted one (bit-identical on CPU)."""
+
 import json
 import os
 import shutil
@@ -32,9 +33,29 @@ def nasframe_cli(args, env_extra=None):
 
 
 def search_args(strategy, out, cifar_dir, epochs=3):
-    return ["run", "--strategy", strategy, "--space", "darts", "--preset", "tiny", "--epochs", str(epochs),
-            "--seed", "7", "--data-dir", str(cifar_dir), "--out", str(out), "--device", "cpu",
-            "--set", "data.limit=160", "--set", "train.batch_size=16"]
+    return [
+        "run",
+        "--strategy",
+        strategy,
+        "--space",
+        "darts",
+        "--preset",
+        "tiny",
+        "--epochs",
+        str(epochs),
+        "--seed",
+        "7",
+        "--data-dir",
+        str(cifar_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "data.limit=160",
+        "--set",
+        "train.batch_size=16",
+    ]
 
 
 def tensors(path: Path, prefixes=("strategy.", "supernet.", "optimizer.", "rng.")):
@@ -46,8 +67,7 @@ def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path,
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert nasframe_cli(search_args(strategy, straight, cifar_dir)).returncode == 0
     plugin = install_plugin(tmp_path / "site", "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER})
-    died = nasframe_cli(search_args(strategy, killed, cifar_dir),
-                        {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "2"})
+    died = nasframe_cli(search_args(strategy, killed, cifar_dir), {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "2"})
     assert died.returncode == -9
     assert not (killed / "summary.json").exists()
     assert ckpt_io.load(killed / "checkpoint.safetensors").meta["epoch"] == 2
@@ -66,8 +86,9 @@ def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path,
 def one_epoch_run(tmp_path_factory, cifar_dir):
     out = tmp_path_factory.mktemp("runs") / "base"
     args = search_args("random", out, cifar_dir, epochs=2)
-    plugin = install_plugin(tmp_path_factory.mktemp("site"), "killer", {"killer": "killer_plugin"},
-                            {"killer_plugin": KILLER})
+    plugin = install_plugin(
+        tmp_path_factory.mktemp("site"), "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER}
+    )
     assert nasframe_cli(args, {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "1"}).returncode == -9
     return out, args
 
@@ -95,8 +116,15 @@ def _rewrite(path, edit_meta=None, drop=None):
     version = ckpt.meta.pop("format_version")
     from safetensors.torch import save_file
 
-    save_file(ckpt.tensors, str(path), metadata={"nasframe": json.dumps(
-        {"format": "nasframe-checkpoint", "format_version": ckpt.meta.pop("_version", version), **ckpt.meta})})
+    save_file(
+        ckpt.tensors,
+        str(path),
+        metadata={
+            "nasframe": json.dumps(
+                {"format": "nasframe-checkpoint", "format_version": ckpt.meta.pop("_version", version), **ckpt.meta}
+            )
+        },
+    )
 
 
 def test_truncated_checkpoint_is_refused(tmp_path, one_epoch_run):

@@ -8,8 +8,16 @@ from nasframe.plugins import tensorboard as tb
 from nasframe.registry import get_registry
 from nasframe.testing import tiny_search
 
-EPOCH = {"epoch": 0, "train_loss": 2.5, "val_accuracy": 0.25, "images": 100, "arch": {"normal.node0.from0": "skip"},
-         "strategy": {"entropy": 1.5}, "flag": True, "note": "text"}
+EPOCH = {
+    "epoch": 0,
+    "train_loss": 2.5,
+    "val_accuracy": 0.25,
+    "images": 100,
+    "arch": {"normal.node0.from0": "skip"},
+    "strategy": {"entropy": 1.5},
+    "flag": True,
+    "note": "text",
+}
 
 
 FAST = {"data.limit": 200, "strategy.candidates": 2, "strategy.top": 1}
@@ -48,7 +56,11 @@ def test_tensorboard_is_a_builtin_plugin_with_the_three_observer_hooks():
 
 def test_numeric_metrics_become_scalars_and_everything_else_is_left_out():
     assert dict(tb.scalars(EPOCH)) == {
-        "epoch": 0.0, "train_loss": 2.5, "val_accuracy": 0.25, "images": 100.0, "strategy/entropy": 1.5,
+        "epoch": 0.0,
+        "train_loss": 2.5,
+        "val_accuracy": 0.25,
+        "images": 100.0,
+        "strategy/entropy": 1.5,
     }
 
 
@@ -73,7 +85,11 @@ def test_only_the_process_that_writes_the_run_directory_logs(tmp_path, monkeypat
         tb.on_run_end(run, {"val_accuracy": 0.3})
     assert not (tmp_path / "rank1" / tb.SUBDIR).exists()
     assert set(read_scalars(tmp_path / "rank0" / tb.SUBDIR)) == {
-        "train_loss", "val_accuracy", "images", "strategy/entropy", "summary/val_accuracy",
+        "train_loss",
+        "val_accuracy",
+        "images",
+        "strategy/entropy",
+        "summary/val_accuracy",
     }
 
 

@@ -1,4 +1,5 @@
 """`nasframe train`: the found architecture trained from scratch, tested and exported."""
+
 import json
 
 import pytest
@@ -19,8 +20,23 @@ def invoke(*args):
 @pytest.mark.parametrize("name,params", [("darts_v2", 3_349_342), ("darts_v1", 3_169_414)])
 def test_epochs_zero_reports_the_published_parameter_count_without_data(tmp_path, name, params):
     out = tmp_path / name
-    result = invoke("train", "--arch", GENOTYPES_DIR / f"{name}.json", "--layers", 20, "--channels", 36,
-                    "--epochs", 0, "--out", out, "--data-dir", tmp_path / "no-data-needed", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--arch",
+        GENOTYPES_DIR / f"{name}.json",
+        "--layers",
+        20,
+        "--channels",
+        36,
+        "--epochs",
+        0,
+        "--out",
+        out,
+        "--data-dir",
+        tmp_path / "no-data-needed",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["params"] == params and summary["flops"] > 0 and summary["test_accuracy"] is None
@@ -29,12 +45,28 @@ def test_epochs_zero_reports_the_published_parameter_count_without_data(tmp_path
 
 def test_nested_genotype_form_is_accepted(tmp_path):
     flat = json.loads((GENOTYPES_DIR / "darts_v2.json").read_text())
-    nested = {**flat, "normal": [flat["normal"][i:i + 2] for i in range(0, 8, 2)],
-              "reduce": [flat["reduce"][i:i + 2] for i in range(0, 8, 2)]}
+    nested = {
+        **flat,
+        "normal": [flat["normal"][i : i + 2] for i in range(0, 8, 2)],
+        "reduce": [flat["reduce"][i : i + 2] for i in range(0, 8, 2)],
+    }
     path = tmp_path / "nested.json"
     path.write_text(json.dumps(nested))
-    result = invoke("train", "--arch", path, "--layers", 20, "--channels", 36, "--epochs", 0, "--out",
-                    tmp_path / "out", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--arch",
+        path,
+        "--layers",
+        20,
+        "--channels",
+        36,
+        "--epochs",
+        0,
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["params"] == 3_349_342
 
@@ -72,12 +104,42 @@ def test_bad_pair_is_named_by_cell_and_pair(tmp_path, pair, expected):
 @pytest.mark.parametrize("space", ["darts", "mbconv"])
 def test_tiny_search_then_train_beats_chance_and_exports_a_loadable_model(tmp_path, cifar_dir, space):
     search = tmp_path / "search"
-    result = invoke("run", "--strategy", "random", "--space", space, "--preset", "tiny", "--epochs", 1,
-                    "--data-dir", cifar_dir, "--out", search, "--device", "cpu", "--set", "data.limit=200")
+    result = invoke(
+        "run",
+        "--strategy",
+        "random",
+        "--space",
+        space,
+        "--preset",
+        "tiny",
+        "--epochs",
+        1,
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        search,
+        "--device",
+        "cpu",
+        "--set",
+        "data.limit=200",
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "train"
-    result = invoke("train", "--arch", search / "arch.json", "--preset", "tiny", "--epochs", 1, "--data-dir",
-                    cifar_dir, "--out", out, "--device", "cpu")
+    result = invoke(
+        "train",
+        "--arch",
+        search / "arch.json",
+        "--preset",
+        "tiny",
+        "--epochs",
+        1,
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["test_accuracy"] > 0.10 and summary["params"] > 0 and summary["latency_ms"] > 0

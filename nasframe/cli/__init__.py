@@ -3,6 +3,7 @@
 Command modules import only click at module level and load torch when their command runs, so
 ``nasframe --help`` and ``nasframe <command> --help`` stay fast.
 """
+
 from __future__ import annotations
 
 from nasframe.cli.group import cli
@@ -16,8 +17,9 @@ def _third_party_plugins() -> bool:
 
     from nasframe.interfaces.hooks import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 
-    return any(ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION
-               for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return any(
+        ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+    )
 
 
 def _load_commands() -> None:

@@ -1,4 +1,5 @@
 """Rich output: progress displays (bars on a terminal, one line per epoch in a log) and summaries in human units."""
+
 from __future__ import annotations
 
 import time
@@ -22,9 +23,16 @@ from nasframe.studies.rank import StudyObserver
 
 console = Console(stderr=True)
 
-SHOWN = (("train_loss", "loss"), ("train_accuracy", "train acc"), ("val_accuracy", "val acc"),
-         ("test_accuracy", "test acc"), ("entropy", "entropy"), ("expected_latency_us", "expected latency"),
-         ("expected_flops", "expected"), ("expected_params", "expected params"))
+SHOWN = (
+    ("train_loss", "loss"),
+    ("train_accuracy", "train acc"),
+    ("val_accuracy", "val acc"),
+    ("test_accuracy", "test acc"),
+    ("entropy", "entropy"),
+    ("expected_latency_us", "expected latency"),
+    ("expected_flops", "expected"),
+    ("expected_params", "expected params"),
+)
 
 SECTIONS = ("strategy_metrics", "constraint")
 """Summary entries that are records: each of their values is a row."""
@@ -93,8 +101,14 @@ class ProgressDisplay:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
         )
 
     def __enter__(self) -> ProgressDisplay:
@@ -170,16 +184,21 @@ class RunLog(Observer):
             return
         self.last_line = now
         done = run.epoch - self.first_epoch + step / max(steps, 1)
-        self.line(f"epoch {run.epoch + 1}/{run.job.num_epochs}  step {step}/{steps}  "
-                  f"elapsed {duration(now - self.started)}  ETA {self._eta(run, done)}")
+        self.line(
+            f"epoch {run.epoch + 1}/{run.job.num_epochs}  step {step}/{steps}  "
+            f"elapsed {duration(now - self.started)}  ETA {self._eta(run, done)}"
+        )
 
     def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
         self.last_line = time.monotonic()
         speed = metrics.get("images_per_second")
-        parts = [f"epoch {epoch + 1}/{run.job.num_epochs}", epoch_line(metrics),
-                 f"{speed:,.0f} img/s" if speed else "",
-                 f"elapsed {duration(self.last_line - self.started)}",
-                 f"ETA {self._eta(run, epoch + 1 - self.first_epoch)}"]
+        parts = [
+            f"epoch {epoch + 1}/{run.job.num_epochs}",
+            epoch_line(metrics),
+            f"{speed:,.0f} img/s" if speed else "",
+            f"elapsed {duration(self.last_line - self.started)}",
+            f"ETA {self._eta(run, epoch + 1 - self.first_epoch)}",
+        ]
         self.line("  ".join(p for p in parts if p))
 
 
@@ -230,7 +249,7 @@ class BenchProgress(ProgressDisplay, BenchObserver):
         if row.get("retrain_test_accuracy") is not None:
             status += f" test acc {fmt(row['retrain_test_accuracy'])}"
         self.progress.update(self.bench_task, advance=1, status=status)
-        self.note(f"trial {trial.index + 1}/{len(bench.trials)} done, {status[len('last: '):]}")
+        self.note(f"trial {trial.index + 1}/{len(bench.trials)} done, {status[len('last: ') :]}")
 
 
 class StudyDisplay(ProgressDisplay, StudyObserver):
@@ -246,8 +265,9 @@ class StudyDisplay(ProgressDisplay, StudyObserver):
             self.archs = self.progress.add_task(self.title, total=total, completed=0, status="")
             self.epochs = self.progress.add_task("  epochs", total=None, status="")
             self.steps = self.progress.add_task("  steps", total=None, status="")
-        self.progress.update(self.archs, completed=index + int(finished),
-                             status="done, skipped" if finished else f"arch {index}")
+        self.progress.update(
+            self.archs, completed=index + int(finished), status="done, skipped" if finished else f"arch {index}"
+        )
         self.note(f"{self.title}: arch {index + 1}/{total}" + (", done, skipped" if finished else ""))
 
     def on_run_start(self, run: Any) -> None:

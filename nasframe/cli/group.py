@@ -1,4 +1,5 @@
 """The ``nasframe`` click group: commands load on demand, a user's error is one line."""
+
 from __future__ import annotations
 
 import errno
@@ -9,12 +10,29 @@ import click
 
 from nasframe.interfaces.errors import NasframeError
 
-COMMANDS = {"bench": "bench", "config": "listing", "latency": "latency", "list": "listing", "rank": "rank",
-            "report": "report", "run": "run", "train": "train"}
+COMMANDS = {
+    "bench": "bench",
+    "config": "listing",
+    "latency": "latency",
+    "list": "listing",
+    "rank": "rank",
+    "report": "report",
+    "run": "run",
+    "train": "train",
+}
 """Built-in command -> the module of ``nasframe.cli`` that defines it (imported when the command is asked for)."""
 
-USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
-               errno.EDQUOT, errno.EEXIST}
+USER_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EDQUOT,
+    errno.EEXIST,
+}
 """File-system failures that are the user's to fix (permissions, a full or read-only disk, a missing folder)."""
 
 

@@ -1,4 +1,5 @@
 """``nasframe latency``: measure a space's latency lookup table on a device and save it as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,25 @@ from nasframe.config import PRESETS, parse_sets
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Images per forward pass.")
 @click.option("--dataset", default=None, help="cifar10 (default) or imagenet: the resolution the space is sized for.")
-@click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
-              help="The space settings of this search preset (a run reads a table measured for its own settings).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="JSON file to write; default latency-<space>-<device>.json.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. space.width_mult=0.5.")
-def latency(space: str, device: str, batch_size: int, dataset: str | None, preset: str, out: str | None,
-            sets: tuple[str, ...]) -> None:
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    default="paper",
+    show_default=True,
+    help="The space settings of this search preset (a run reads a table measured for its own settings).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file to write; default latency-<space>-<device>.json.",
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. space.width_mult=0.5."
+)
+def latency(
+    space: str, device: str, batch_size: int, dataset: str | None, preset: str, out: str | None, sets: tuple[str, ...]
+) -> None:
     """Time every block choice at every position of a space on a device: the lookup table latency predictions add up."""
     from rich.console import Console
 
@@ -42,8 +55,10 @@ def latency(space: str, device: str, batch_size: int, dataset: str | None, prese
     prepare(where)
     record = measure_table(built, where, batch_size)
     if record is None:
-        raise ConfigError(f"space {space!r} does not cut its networks into blocks (SearchSpace.cost_blocks), "
-                          "so it has no lookup table")
+        raise ConfigError(
+            f"space {space!r} does not cut its networks into blocks (SearchSpace.cost_blocks), "
+            "so it has no lookup table"
+        )
     write_json_atomic(path, record)
     table = cost_table(record, built)
     cheapest = float(table.base + table.values.masked_fill(~built.choice_mask, float("inf")).min(-1).values.sum())

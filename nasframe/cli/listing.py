@@ -1,4 +1,5 @@
 """``nasframe list`` and ``nasframe config``: what is installed, the architectures it ships, every config key."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ from nasframe.cli.group import cli
 if TYPE_CHECKING:
     from rich.table import Table
 
-FIGURES = (("params", "{} params"), ("mult_adds", "{} mult-adds"), ("test_error", "{}% error"),
-           ("top1_error", "{}% top-1 error"), ("gpu_latency", "{} GPU latency"))
+FIGURES = (
+    ("params", "{} params"),
+    ("mult_adds", "{} mult-adds"),
+    ("test_error", "{}% error"),
+    ("top1_error", "{}% top-1 error"),
+    ("gpu_latency", "{} GPU latency"),
+)
 """The reported figures ``nasframe list`` shows, in this order, with their wording."""
 
 
@@ -48,8 +54,12 @@ def list_command() -> None:
     table = Table(title="nasframe plugins")
     for column in ("kind", "name", "plugin", "distribution", "version"):
         table.add_column(column)
-    for kind, entries in (("space", registry.spaces), ("strategy", registry.strategies),
-                          ("evaluator", registry.evaluators), ("cost model", registry.cost_models)):
+    for kind, entries in (
+        ("space", registry.spaces),
+        ("strategy", registry.strategies),
+        ("evaluator", registry.evaluators),
+        ("cost model", registry.cost_models),
+    ):
         for name in sorted(entries):
             reg = entries[name]
             table.add_row(kind, name, reg.plugin, reg.distribution, reg.version)

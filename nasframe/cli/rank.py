@@ -1,4 +1,5 @@
 """``nasframe rank``: the performance-ranking study (Kendall τ between each epoch's ranking and the final one)."""
+
 from __future__ import annotations
 
 import math
@@ -28,38 +29,81 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
     for name in ("epoch", "τ (val acc)", "p_τ (val acc)", "τ (val loss)", "p_τ (val loss)"):
         table.add_column(name, justify="right")
     for row in tau["epochs"]:
-        table.add_row(str(row["epoch"]), _num(row["tau"]), _num(row["p_tau"]), _num(row["tau_loss"]),
-                      _num(row["p_tau_loss"]))
+        table.add_row(
+            str(row["epoch"]), _num(row["tau"]), _num(row["p_tau"]), _num(row["tau_loss"]), _num(row["p_tau_loss"])
+        )
     table.add_section()
-    table.add_row("mean", _num(tau["mean_tau"]), _num(tau["mean_p_tau"]), _num(tau["mean_tau_loss"]),
-                  _num(tau["mean_p_tau_loss"]), style="bold")
-    table.caption = ("τ-b against the final epoch's ranking; the mean leaves out the final epoch; "
-                     "n/a: every architecture tied")
+    table.add_row(
+        "mean",
+        _num(tau["mean_tau"]),
+        _num(tau["mean_p_tau"]),
+        _num(tau["mean_tau_loss"]),
+        _num(tau["mean_p_tau_loss"]),
+        style="bold",
+    )
+    table.caption = (
+        "τ-b against the final epoch's ranking; the mean leaves out the final epoch; n/a: every architecture tied"
+    )
     return table
 
 
 @cli.command()
 @click.option("--space", default="darts", show_default=True, help="Search space to sample from (see `nasframe list`).")
-@click.option("--samples", type=click.IntRange(min=2), default=8, show_default=True,
-              help="Architectures to sample and train.")
+@click.option(
+    "--samples", type=click.IntRange(min=2), default=8, show_default=True, help="Architectures to sample and train."
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per architecture; default: preset's.")
-@click.option("--evaluator", type=click.Choice(RANK_EVALUATORS), default="scratch", show_default=True,
-              help="scratch: train each child network; supernet: one shared supernet, uniform single paths.")
+@click.option(
+    "--evaluator",
+    type=click.Choice(RANK_EVALUATORS),
+    default="scratch",
+    show_default=True,
+    help="scratch: train each child network; supernet: one shared supernet, uniform single paths.",
+)
 @click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder holding the data set; default $NASFRAME_DATA, else the user cache.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder holding the data set; default $NASFRAME_DATA, else the user cache.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override the preset's batch size.")
 @click.option("--seed", type=int, default=None, help="Seed of the sampled architectures and of every run (default 0).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
-@click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
-              help="paper: the papers' setting; tiny: a smoke setting that runs in seconds on a CPU.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Study directory; rerunning with the same --out and settings resumes it.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.")
-def rank(space: str, samples: int, epochs: int | None, evaluator: str, dataset: str | None, data_dir: str | None,
-         batch_size: int | None, seed: int | None, device: str | None, preset: str, out: str | None,
-         sets: tuple[str, ...]) -> None:
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    default="paper",
+    show_default=True,
+    help="paper: the papers' setting; tiny: a smoke setting that runs in seconds on a CPU.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Study directory; rerunning with the same --out and settings resumes it.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.",
+)
+def rank(
+    space: str,
+    samples: int,
+    epochs: int | None,
+    evaluator: str,
+    dataset: str | None,
+    data_dir: str | None,
+    batch_size: int | None,
+    seed: int | None,
+    device: str | None,
+    preset: str,
+    out: str | None,
+    sets: tuple[str, ...],
+) -> None:
     """Performance-ranking study: train sampled architectures, Kendall τ of each epoch's ranking vs the final one.
 
     Validation accuracy comes from the held-out validation part of the training set, never the test
@@ -93,7 +137,9 @@ def rank(space: str, samples: int, epochs: int | None, evaluator: str, dataset: 
         records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
     tau = write_results(study, records)
     stdout = Console()
-    stdout.print(tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}"))
+    stdout.print(
+        tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}")
+    )
     stdout.print(f"Note: {NOTE}")
     if plot_study(study.out / PLOT_FILE, records, tau):
         plot = f", {PLOT_FILE}"

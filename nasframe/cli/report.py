@@ -1,4 +1,5 @@
 """``nasframe report``: re-render the tables of a bench or run directory from its files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +12,22 @@ from nasframe.studies import REPORT_FORMATS
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
-              help="table: rich tables; markdown: GitHub tables on stdout; csv: raw values, one block per table; "
-                   "json: every number (per strategy and per pair).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="table: rich tables; markdown: GitHub tables on stdout; csv: raw values, one block per table; "
+    "json: every number (per strategy and per pair).",
+)
 @click.option("--trials", is_flag=True, help="Bench directories: one row per trial instead of one per strategy.")
-@click.option("--plot", is_flag=True, help="Bench directories: write DIR/report/curves.png and one arch-<trial>.png "
-                                           "per trial (needs matplotlib: pip install 'nasframe[plot]').")
+@click.option(
+    "--plot",
+    is_flag=True,
+    help="Bench directories: write DIR/report/curves.png and one arch-<trial>.png "
+    "per trial (needs matplotlib: pip install 'nasframe[plot]').",
+)
 def report(directory: str, fmt: str, trials: bool, plot: bool) -> None:
     """Re-render the report of a bench directory (bench.json + results.jsonl) or a run directory (summary.json).
 

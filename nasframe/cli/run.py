@@ -1,4 +1,5 @@
 """``nasframe run``: one search, written to a run directory."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,7 @@ def search_config(strategy: str, space: str, preset: str, overrides: dict[str, A
     from nasframe.registry import get_registry
 
     registry = get_registry()
-    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides,
-                   evaluators=registry.evaluator)
+    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides, evaluators=registry.evaluator)
 
 
 def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -46,9 +46,20 @@ def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
 @click.option("--strategy", default=None, help="Search strategy (see `nasframe list`).")
 @click.option("--space", default=None, help="Search space (see `nasframe list`).")
 @run_options
-def run(strategy: str | None, space: str | None, dataset: str | None, data_dir: str | None, epochs: int | None,
-        batch_size: int | None, seed: int | None, device: str | None, preset: str, out: str | None,
-        resume: bool, sets: tuple[str, ...]) -> None:
+def run(
+    strategy: str | None,
+    space: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    device: str | None,
+    preset: str,
+    out: str | None,
+    resume: bool,
+    sets: tuple[str, ...],
+) -> None:
     """Search an architecture with one strategy on one space."""
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     if resume and out and (strategy is None or space is None):

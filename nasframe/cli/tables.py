@@ -1,4 +1,5 @@
 """Reports on the terminal: a study's plain tables as rich tables, the notes under them."""
+
 from __future__ import annotations
 
 from rich.console import Console

@@ -1,4 +1,5 @@
 """``nasframe train``: train a found architecture from scratch and export it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,15 +11,32 @@ from nasframe.cli.options import overrides_from, run_options
 
 
 @cli.command()
-@click.option("--arch", "arch_path", required=True, metavar="PATH|NAME",
-              help="arch.json of a run or written by hand (DARTS genotype: flat or nested pairs), "
-                   "or a shipped architecture's name (darts_v2, mdenas_gpu, ...: see `nasframe list`).")
+@click.option(
+    "--arch",
+    "arch_path",
+    required=True,
+    metavar="PATH|NAME",
+    help="arch.json of a run or written by hand (DARTS genotype: flat or nested pairs), "
+    "or a shipped architecture's name (darts_v2, mdenas_gpu, ...: see `nasframe list`).",
+)
 @click.option("--layers", type=click.IntRange(min=1), default=None, help="Cells (DARTS space); default: preset's.")
 @click.option("--channels", type=click.IntRange(min=1), default=None, help="Initial channels (DARTS space).")
 @run_options
-def train(arch_path: str, layers: int | None, channels: int | None, dataset: str | None, data_dir: str | None,
-          epochs: int | None, batch_size: int | None, seed: int | None, device: str | None, preset: str,
-          out: str | None, resume: bool, sets: tuple[str, ...]) -> None:
+def train(
+    arch_path: str,
+    layers: int | None,
+    channels: int | None,
+    dataset: str | None,
+    data_dir: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    device: str | None,
+    preset: str,
+    out: str | None,
+    resume: bool,
+    sets: tuple[str, ...],
+) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
     from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import HookObserver, Run

@@ -1,4 +1,5 @@
 """Run configuration: one schema of every key, presets and overrides resolved into one dict, and how two compare."""
+
 from nasframe.config.compare import PORTABLE_KEYS, config_difference, config_hash, is_portable, run_hash
 from nasframe.config.resolution import PRESETS, parse_sets, parse_value, resolve
 from nasframe.config.schema import ENGINE_DEFAULTS, ENGINE_KEYS, Schema

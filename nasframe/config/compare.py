@@ -1,4 +1,5 @@
 """Which settings change a run's result: the hash a checkpoint carries, and the keys two configs differ in."""
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """Resolved run configuration: the schema's defaults, then the space's and strategy's presets, then --set."""
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,9 @@ def resolve(
     if train:  # a budget limits what a search trains; training from scratch takes the architecture it is given
         limit = next((k for k, v in overrides.items() if k.startswith("constraint.max_") and v is not None), None)
         if limit:
-            raise ConfigError(f"{limit} limits the architectures a search trains and returns; `nasframe train` trains "
-                              "the one it is given (its parameters, multiply-adds and latency are in the summary)")
+            raise ConfigError(
+                f"{limit} limits the architectures a search trains and returns; `nasframe train` trains "
+                "the one it is given (its parameters, multiply-adds and latency are in the summary)"
+            )
     schema.apply(config, overrides, "the command line")
     return config

@@ -1,4 +1,5 @@
 """Data sets in memory as uint8 tensors, batched and augmented on the training device."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping

@@ -1,4 +1,5 @@
 """Batches over in-memory uint8 tensors, augmented on the training device, and the splits of one run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -106,8 +107,12 @@ class TensorBatches:
             yy = torch.arange(h, device=self.device)[None, :, None]
             xx = torch.arange(w, device=self.device)[None, None, :]
             half = self.cutout // 2
-            hole = ((yy >= cy - half) & (yy < cy + half + self.cutout % 2)
-                    & (xx >= cx - half) & (xx < cx + half + self.cutout % 2))
+            hole = (
+                (yy >= cy - half)
+                & (yy < cy + half + self.cutout % 2)
+                & (xx >= cx - half)
+                & (xx < cx + half + self.cutout % 2)
+            )
             # cutout zeroes the normalised image, i.e. sets raw pixels to the mean
             out = torch.where(hole[:, None], self.mean.expand(b, -1, h, w), out)
         return out

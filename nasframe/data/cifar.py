@@ -1,4 +1,5 @@
 """CIFAR-10 in torchvision's ``cifar-10-batches-py`` layout, read into one in-memory uint8 tensor."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -119,7 +120,8 @@ def build_cifar(config: Mapping[str, Any], device: torch.device, *, purpose: str
     test_images, test_labels = read_split(batches_dir, train=False)
     if data_cfg.get("test_limit"):
         test_images, test_labels = test_images[: data_cfg["test_limit"]], test_labels[: data_cfg["test_limit"]]
-    train = TensorBatches(images, labels, bs, augment=True, cutout=int(data_cfg.get("cutout") or 0),
-                          drop_last=len(labels) >= bs, **common)
+    train = TensorBatches(
+        images, labels, bs, augment=True, cutout=int(data_cfg.get("cutout") or 0), drop_last=len(labels) >= bs, **common
+    )
     test = TensorBatches(test_images, test_labels, ebs, augment=False, **common)
     return DataModule(info, train, None, test)

@@ -1,4 +1,5 @@
 """Where data sets live when the command line names no folder."""
+
 from __future__ import annotations
 
 import os

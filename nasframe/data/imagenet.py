@@ -5,6 +5,7 @@ transforms in worker processes. Every random draw comes from the generator hande
 the order directly, and each image's augmentation from a seed derived from it and the image's
 index, so an epoch is the same whatever the number of workers and after a resume.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,14 @@ Stats = tuple[float, ...]
 def train_transform(mean: Stats, std: Stats) -> Callable:
     from torchvision import transforms as T
 
-    return T.Compose([
-        T.RandomResizedCrop(IMAGE_SIZE),
-        T.RandomHorizontalFlip(),
-        T.ToTensor(),
-        T.Normalize(mean, std),
-    ])
+    return T.Compose(
+        [
+            T.RandomResizedCrop(IMAGE_SIZE),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(mean, std),
+        ]
+    )
 
 
 def eval_transform(mean: Stats, std: Stats) -> Callable:
@@ -64,9 +67,11 @@ def scan(folder: Path, classes: Sequence[str]) -> list[Sample]:
     per_class: list[list[Sample]] = []
     for label, name in enumerate(classes):
         d = folder / name
-        files = sorted(
-            e.path for e in os.scandir(d) if e.is_file() and e.name.lower().endswith(EXTENSIONS)
-        ) if d.is_dir() else []
+        files = (
+            sorted(e.path for e in os.scandir(d) if e.is_file() and e.name.lower().endswith(EXTENSIONS))
+            if d.is_dir()
+            else []
+        )
         per_class.append([(f, label) for f in files])
     out: list[Sample] = []
     for rank in range(max((len(p) for p in per_class), default=0)):
@@ -168,9 +173,13 @@ class LoaderBatches:
         """``size`` images drawn from ``generator`` without replacement, without augmentation."""
         idx = torch.randperm(self.num_images, generator=generator)[:size].tolist()
         chunk = -(-len(idx) // max(1, self.workers))  # spread the decoding over the workers
-        parts = list(self._run("sample", self.plain_transform, [
-            [(i, None) for i in idx[k : k + chunk]] for k in range(0, len(idx), chunk)
-        ]))
+        parts = list(
+            self._run(
+                "sample",
+                self.plain_transform,
+                [[(i, None) for i in idx[k : k + chunk]] for k in range(0, len(idx), chunk)],
+            )
+        )
         return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
 
     def _run(self, kind: str, transform: Callable, batches: list[list[tuple[int, int | None]]]) -> Iterator[Batch]:
@@ -225,7 +234,8 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
     if workers < 0:
         raise ConfigError(f"data.workers must be 0 or more, not {workers}")
     common = dict(
-        device=device, workers=workers,
+        device=device,
+        workers=workers,
         channels_last=bool(train_cfg.get("channels_last")) and device.type == "cuda",
     )
     bs = int(train_cfg["batch_size"])
@@ -234,8 +244,9 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         n_train, n_val = split_sizes(len(samples), data_cfg.get("val_size"))
         if n_val == 0:
             raise ConfigError("a search needs validation images: set data.val_size above 0")
-        train = LoaderBatches(samples[:n_train], augmented, bs, plain_transform=plain,
-                              drop_last=n_train >= bs, **common)
+        train = LoaderBatches(
+            samples[:n_train], augmented, bs, plain_transform=plain, drop_last=n_train >= bs, **common
+        )
         val = LoaderBatches(samples[n_train:], plain, ebs, **common)
         return DataModule(info, train, val, None)
     if purpose != "train":
@@ -252,7 +263,6 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         )
     if data_cfg.get("test_limit"):
         test_samples = test_samples[: int(data_cfg["test_limit"])]
-    train = LoaderBatches(samples, augmented, bs, plain_transform=plain,
-                          drop_last=len(samples) >= bs, **common)
+    train = LoaderBatches(samples, augmented, bs, plain_transform=plain, drop_last=len(samples) >= bs, **common)
     test = LoaderBatches(test_samples, plain, ebs, **common)
     return DataModule(info, train, None, test)

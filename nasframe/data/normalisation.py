@@ -1,4 +1,5 @@
 """Per-channel input normalisation: the data set's own statistics unless ``data.mean``/``data.std`` say otherwise."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence

@@ -1,4 +1,5 @@
 """A restricted unpickler for CIFAR batch files: a planted pickle cannot run code."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,5 @@
 """Hardware budgets every strategy honours: which architectures fit, drawing and deriving inside, the final check."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
@@ -21,8 +22,10 @@ LIMITS = (
 TIE_JITTER = 1e-12
 """Random offsets that order exactly tied scores (scaled to [-1, 1]) before the budget's penalty trades against them."""
 
-def latency_model(config: Mapping[str, Any], space: SearchSpace, device: torch.device,
-                  registry: Registry) -> CostModel | None:
+
+def latency_model(
+    config: Mapping[str, Any], space: SearchSpace, device: torch.device, registry: Registry
+) -> CostModel | None:
     """The run's ``cost.model`` fitted to ``space`` on ``device``; None when it cannot predict for this space."""
     cost = config["cost"]
     model = registry.cost_model(cost["model"])(cost)
@@ -34,8 +37,10 @@ def latency_report(model: CostModel | None, arch: Arch, measured_ms: float) -> d
     if model is None:
         return {"predicted_latency_ms": None, "latency_error": None}
     predicted = model.predict_us(arch) / 1000
-    return {"predicted_latency_ms": round(predicted, 3),
-            "latency_error": round(predicted / measured_ms - 1, 4) if measured_ms else None}
+    return {
+        "predicted_latency_ms": round(predicted, 3),
+        "latency_error": round(predicted / measured_ms - 1, 4) if measured_ms else None,
+    }
 
 
 def _show(metric: str, value: float) -> str:
@@ -50,8 +55,7 @@ class Budget:
     additive spaces and checked by counting the final architecture's network.
     """
 
-    def __init__(self, config: Mapping[str, Any], space: SearchSpace,
-                 latency: Callable[[], CostModel | None]) -> None:
+    def __init__(self, config: Mapping[str, Any], space: SearchSpace, latency: Callable[[], CostModel | None]) -> None:
         self.space = space
         constraint = config["constraint"]
         self.limits: dict[str, float] = {}
@@ -167,10 +171,15 @@ class Budget:
         if {"flops", "params"} & set(self.limits):
             cost = arch_cost(self.space, arch)
             exact.update({m: float(getattr(cost, m)) for m in ("flops", "params") if m in self.limits})
-        over = [f"{_show(m, v)} {self.labels[m][1]} (over {self.labels[m][0]})"
-                for m, v in exact.items() if v > self.limits[m]]
+        over = [
+            f"{_show(m, v)} {self.labels[m][1]} (over {self.labels[m][0]})"
+            for m, v in exact.items()
+            if v > self.limits[m]
+        ]
         if over:
-            raise NasframeError(f"the final architecture has {'; '.join(over)}: this space's costs do not add up per choice")
+            raise NasframeError(
+                f"the final architecture has {'; '.join(over)}: this space's costs do not add up per choice"
+            )
 
     def _cheapest_text(self) -> str:
         costs = self.costs(self.cheapest())
@@ -186,5 +195,7 @@ class Budget:
                     f"has {_show(m, smallest)} {self.labels[m][1]}"
                 )
         if not self.feasible(self.cheapest()):
-            raise NasframeError(f"{self.describe()} cannot be met together: the architecture closest to all of them "
-                                f"has {self._cheapest_text()}")
+            raise NasframeError(
+                f"{self.describe()} cannot be met together: the architecture closest to all of them "
+                f"has {self._cheapest_text()}"
+            )

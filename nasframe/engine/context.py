@@ -1,4 +1,5 @@
 """The engine's SearchContext: the supernet's training step and validation, shared by every strategy."""
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -62,7 +63,11 @@ class EngineContext:
         return len(self.data.train)
 
     def forward_loss(
-        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        self,
+        batch: Batch,
+        arch: ArchLike,
+        amp: bool = True,
+        gates: torch.Tensor | None = None,
         probe: Arch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch

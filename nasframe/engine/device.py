@@ -1,4 +1,5 @@
 """Device choice and the CUDA fast path settings."""
+
 from __future__ import annotations
 
 import contextlib

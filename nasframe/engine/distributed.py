@@ -7,6 +7,7 @@ most supernet parameters without one; because every rank trains the same path, e
 gradients for exactly the same parameters, so this needs neither DDP's ``find_unused_parameters``
 graph walk nor all-reducing the unused parameters' zeros.
 """
+
 from __future__ import annotations
 
 import os

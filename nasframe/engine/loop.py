@@ -1,4 +1,5 @@
 """The resumable epoch loop shared by searches and from-scratch training."""
+
 from __future__ import annotations
 
 import contextlib
@@ -251,7 +252,8 @@ class Run:
             diff = config_difference(saved, self.job.config)
             raise NasframeError(
                 f"cannot resume {self.rundir.path}: the configuration differs from the saved one ("
-                + "; ".join(diff[:6]) + "); rerun with the saved settings, or choose another --out for new ones"
+                + "; ".join(diff[:6])
+                + "); rerun with the saved settings, or choose another --out for new ones"
             )
 
     @contextlib.contextmanager
@@ -268,9 +270,12 @@ class Run:
 
     def _memory_error(self, phase: str, exc: BaseException) -> OutOfMemory:
         batch = self.job.config["train"]["batch_size"]
-        kept = (f"{self.rundir.path} keeps the checkpoint of epoch {self.epoch}; free memory and continue with the "
-                f"same command plus --resume --out {self.rundir.path}, or start a new --out with a smaller --batch-size"
-                if self.rundir.checkpoint.exists() else "nothing was trained; try a smaller --batch-size")
+        kept = (
+            f"{self.rundir.path} keeps the checkpoint of epoch {self.epoch}; free memory and continue with the "
+            f"same command plus --resume --out {self.rundir.path}, or start a new --out with a smaller --batch-size"
+            if self.rundir.checkpoint.exists()
+            else "nothing was trained; try a smaller --batch-size"
+        )
         return OutOfMemory(f"out of memory on {self.job.device} during {phase} at train.batch_size={batch}; {kept}")
 
     def _checkpoint(self) -> None:
@@ -301,7 +306,9 @@ class Run:
         job, path = self.job, self.rundir.checkpoint
         meta = ckpt.meta
         if meta.get("kind") != job.kind:
-            raise CheckpointError(f"checkpoint {path} was written by a {meta.get('kind')!r} run, not a {job.kind!r} run")
+            raise CheckpointError(
+                f"checkpoint {path} was written by a {meta.get('kind')!r} run, not a {job.kind!r} run"
+            )
         saved = meta.get("config")
         if isinstance(saved, dict):  # compared as the schema reads it: a run saved with 5000.0 for 5000 still resumes
             saved = job.schema().check(saved, f"the config in {path}")

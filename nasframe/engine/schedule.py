@@ -1,4 +1,5 @@
 """Learning-rate schedules over a run's budget: one function picks the rate of an epoch for search and training."""
+
 from __future__ import annotations
 
 import math

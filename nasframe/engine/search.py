@@ -1,4 +1,5 @@
 """The search engine: data, device, epochs, RNG and the supernet training step; strategies plug in."""
+
 from __future__ import annotations
 
 import time
@@ -46,13 +47,28 @@ class SupernetJob(Job):
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))
         self._latency: CostModel | None = None
         self._latency_fitted = False
-        if self.world.active and self.config["constraint"].get("max_latency_ms") and not self.config["cost"].get("table"):
-            raise ConfigError("a data-parallel run under constraint.max_latency_ms needs one latency table for every "
-                              "rank: measure it with `nasframe latency` and pass --set cost.table=FILE")
+        if (
+            self.world.active
+            and self.config["constraint"].get("max_latency_ms")
+            and not self.config["cost"].get("table")
+        ):
+            raise ConfigError(
+                "a data-parallel run under constraint.max_latency_ms needs one latency table for every "
+                "rank: measure it with `nasframe latency` and pass --set cost.table=FILE"
+            )
         budget = Budget(self.config, self.space, self.latency_model)
         self.ctx = EngineContext(
-            self.config, self.space, self.supernet, self.optimizer, self.data, self.evaluator, self.device,
-            self.generators["strategy"], self.generators["val"], self.world, budget,
+            self.config,
+            self.space,
+            self.supernet,
+            self.optimizer,
+            self.data,
+            self.evaluator,
+            self.device,
+            self.generators["strategy"],
+            self.generators["val"],
+            self.world,
+            budget,
         )
         self.supernet_params = count_params(self.supernet)
 
@@ -156,20 +172,26 @@ class SearchJob(SupernetJob):
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         start = time.perf_counter()
-        arch: Arch = self.strategy.final()  # may draw from the strategy generator (derive's ties): after the last checkpoint
+        arch: Arch = (
+            self.strategy.final()
+        )  # may draw from the strategy generator (derive's ties): after the last checkpoint
         selection_seconds = time.perf_counter() - start  # random search screens its candidates here
         self.space.check_arch(arch)  # validates; ``arch`` keeps the space's own key order (genotype order)
         budget = self.ctx.budget
         projected = not budget.feasible(arch)
         if projected:  # a strategy that ignored the budget: the nearest derivable architecture inside it
-            arch = budget.derive(torch.nn.functional.one_hot(
-                torch.tensor([arch[d.name] for d in self.space.decisions]), self.space.max_choices).double())
+            arch = budget.derive(
+                torch.nn.functional.one_hot(
+                    torch.tensor([arch[d.name] for d in self.space.decisions]), self.space.max_choices
+                ).double()
+            )
         budget.check(arch)
         arch_json = self.space.arch_to_json(arch)
         rundir.write_json(rundir.arch, arch_json)
         feedback = self.ctx.evaluate(arch)
-        network = describe_network(self.space.build_child(arch), self.space.data, self.device,
-                                   int(self.config["cost"]["batch_size"]))
+        network = describe_network(
+            self.space.build_child(arch), self.space.data, self.device, int(self.config["cost"]["batch_size"])
+        )
         network.update(latency_report(self.latency_model(), arch, network["latency_ms"]))
         images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in events)
         return {
@@ -188,6 +210,8 @@ class SearchJob(SupernetJob):
             "peak_memory_bytes": peak_memory_bytes(self.device),
             "budget": {"epochs": self.num_epochs, "seconds": self.config["budget"].get("seconds")},
             "strategy_metrics": self.strategy.metrics(),
-            "constraint": {**{k: v for k, v in self.config["constraint"].items() if k != "tries"},
-                           "projected": projected},
+            "constraint": {
+                **{k: v for k, v in self.config["constraint"].items() if k != "tries"},
+                "projected": projected,
+            },
         }

@@ -1,4 +1,5 @@
 """Training a found architecture from scratch (``nasframe train``): the child network, its recipe, its export."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArchError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("space"), str):
-        raise ArchError(f"{path} must be a JSON object with a \"space\" key naming its search space")
+        raise ArchError(f'{path} must be a JSON object with a "space" key naming its search space')
     return obj
 
 
@@ -58,8 +59,9 @@ def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, 
     return {k: v for k, v in obj.items() if k != "published"}
 
 
-def train_config(arch_json: dict[str, Any], preset: str, overrides: dict[str, Any],
-                 registry: Registry | None = None) -> dict[str, Any]:
+def train_config(
+    arch_json: dict[str, Any], preset: str, overrides: dict[str, Any], registry: Registry | None = None
+) -> dict[str, Any]:
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
     registry = registry or get_registry()
     space_cls = registry.space(arch_json["space"])
@@ -128,8 +130,14 @@ class TrainJob(Job):
         self.world.average_buffers(self.model)
         test = self.test()
         train = meter.read(self.world)
-        return {"train_loss": train.loss, "train_accuracy": train.accuracy,
-                "lr": lr, "drop_path_prob": self.model.drop_path_prob, **test, "images": train.images}
+        return {
+            "train_loss": train.loss,
+            "train_accuracy": train.accuracy,
+            "lr": lr,
+            "drop_path_prob": self.model.drop_path_prob,
+            **test,
+            "images": train.images,
+        }
 
     def test(self) -> dict[str, float]:
         assert self.data is not None and self.data.test is not None

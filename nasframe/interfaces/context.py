@@ -1,4 +1,5 @@
 """The SearchContext a strategy and an evaluator see: the engine's side of the plugin contract."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Protocol
@@ -70,7 +71,11 @@ class SearchContext(Protocol):
     def steps_per_epoch(self) -> int: ...
 
     def forward_loss(
-        self, batch: Batch, arch: ArchLike, amp: bool = True, gates: torch.Tensor | None = None,
+        self,
+        batch: Batch,
+        arch: ArchLike,
+        amp: bool = True,
+        gates: torch.Tensor | None = None,
         probe: Arch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Supernet loss and logits of ``arch`` on ``batch``, with the autograd graph (``amp=False``: full precision).

@@ -1,4 +1,5 @@
 """Costs an architecture has on hardware: additive per-choice tables, budgets' terms, and pluggable latency models."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

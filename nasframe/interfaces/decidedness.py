@@ -1,4 +1,5 @@
 """How decided a search's distribution is, and how ``derive`` breaks its ties: by the seed, never by position."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
@@ -41,8 +42,10 @@ def near_tie_share(weights: torch.Tensor, mask: torch.Tensor, margin: float = NE
 
 def skip_share(space: SearchSpace, weights: torch.Tensor) -> float:
     """Mean weight on skip choices (names containing ``skip``): DARTS' collapse shows as this rising."""
-    rows = [sum(float(weights[i, k]) for k, name in enumerate(d.choices) if "skip" in name)
-            for i, d in enumerate(space.decisions)]
+    rows = [
+        sum(float(weights[i, k]) for k, name in enumerate(d.choices) if "skip" in name)
+        for i, d in enumerate(space.decisions)
+    ]
     return sum(rows) / len(rows) if rows else 0.0
 
 

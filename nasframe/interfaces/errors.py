@@ -1,4 +1,5 @@
 """Errors a user can act on: the CLI prints them as one line and exits non-zero."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """The Evaluator interface: performance estimation, turning an architecture into feedback."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

@@ -1,4 +1,5 @@
 """What the engine tells a strategy about an architecture it trained."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

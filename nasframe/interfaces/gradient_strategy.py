@@ -7,6 +7,7 @@ the shared weights on the training batch with the relaxed forward. A subclass im
 ``relaxed``/``weight_arch`` (what the weight step runs), PC-DARTS adds parameters through
 ``arch_parameters``. See ``docs/gradient-strategies.md``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,12 @@ class GradientStrategy(Strategy):
         Key("arch_beta2", 0.999, "Adam beta2 of the architecture parameters", low=0, high=1, high_open=True),
         Key("arch_weight_decay", 1e-3, "Adam weight decay of the architecture parameters", low=0, high=1),
         Key("init_scale", 1e-3, "alpha starts as init_scale * N(0, 1)", low=0),
-        Key("cost_loss", "mul#log", "budget term of the arch loss: mul#log (ProxylessNAS) or add#linear",
-            choices=COST_LOSSES),
+        Key(
+            "cost_loss",
+            "mul#log",
+            "budget term of the arch loss: mul#log (ProxylessNAS) or add#linear",
+            choices=COST_LOSSES,
+        ),
         Key("cost_alpha", 0.2, "mul#log: the loss is scaled by cost_alpha", low=0, low_open=True),
         Key("cost_beta", 0.3, "mul#log: exponent of log(expected cost) / log(limit)", low=0),
         Key("cost_lambda", 0.1, "add#linear: weight of (expected cost - limit) / limit", low=0),
@@ -157,7 +162,10 @@ class GradientStrategy(Strategy):
         expectation of every budgeted cost under them."""
         with torch.no_grad():
             weights = self.relaxed()
-            return {**distribution_metrics(self.space, weights, self.ctx.cost_terms(weights)), "samples": int(self.ctx.step)}
+            return {
+                **distribution_metrics(self.space, weights, self.ctx.cost_terms(weights)),
+                "samples": int(self.ctx.step),
+            }
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha.detach().clone(), "arch_optimizer": self.arch_optimizer.state_dict()}

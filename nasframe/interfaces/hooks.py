@@ -1,4 +1,5 @@
 """Plugin hooks: verbs with a callback, as in ``llm`` and ``datasette``."""
+
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -1,4 +1,5 @@
 """Declared config keys: every setting's type, range or choices, default and help, checked by one function."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Loss and top-1 accuracy summed on the device and read once per pass, so steps never wait for the host."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

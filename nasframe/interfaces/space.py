@@ -1,4 +1,5 @@
 """The SearchSpace interface: named discrete decisions, a weight-sharing supernet, child networks."""
+
 from __future__ import annotations
 
 import json
@@ -246,10 +247,7 @@ class SearchSpace(Configurable, ABC):
 
     def sample(self, generator: torch.Generator) -> Arch:
         """A uniform draw over every decision's choices (the single-path training distribution)."""
-        return {
-            d.name: int(torch.randint(len(d.choices), (), generator=generator))
-            for d in self.decisions
-        }
+        return {d.name: int(torch.randint(len(d.choices), (), generator=generator)) for d in self.decisions}
 
     def sample_final(self, generator: torch.Generator) -> Arch:
         """A uniform draw over the architectures ``derive`` can return (random search candidates)."""

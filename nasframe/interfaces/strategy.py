@@ -1,4 +1,5 @@
 """The Strategy interface: which architectures to train, and which one is best."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

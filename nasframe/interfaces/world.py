@@ -1,4 +1,5 @@
 """The data-parallel world a strategy, the data and the engine share: ranks, shards and collectives."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class World:
         flat /= self.size
         offset = 0
         for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
 
     def all_reduce_sum(self, *tensors: torch.Tensor) -> None:

@@ -4,6 +4,7 @@ instead of copying another space's ops.
 ``ops``: cell operations with a weighted form for mixed (DARTS) supernets; ``mbconv``: the MobileNetV2
 inverted-residual block and its conv-BN-ReLU6 layers.
 """
+
 from __future__ import annotations
 
 from nasframe.layers.mbconv import MBConv, conv_bn

@@ -1,4 +1,5 @@
 """The MBConv block (MobileNetV2 inverted residual) and the conv-BN-ReLU6 layers around it."""
+
 from __future__ import annotations
 
 import torch

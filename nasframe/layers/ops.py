@@ -8,6 +8,7 @@ BatchNorm (``wc`` is ``w`` repeated per channel) instead of costing one more mul
 ``track_running_stats=False`` (NAS-Bench-201's weight-sharing search) normalises with the batch's own
 statistics in training and evaluation alike.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """What a network costs: parameters, multiply-adds, and (with latency) the figures every summary reports."""
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,9 @@ def arch_cost(space: SearchSpace, arch: Arch) -> Cost:
     return count_cost(space.build_child(arch), space.data)
 
 
-def describe_network(model: nn.Module, data: DataInfo, device: torch.device,
-                     batch_size: int = 1) -> dict[str, float | int]:
+def describe_network(
+    model: nn.Module, data: DataInfo, device: torch.device, batch_size: int = 1
+) -> dict[str, float | int]:
     """What every summary reports of an architecture: parameters, multiply-adds, latency (batch 1 unless told)."""
     cost = count_cost(model, data)
     latency = measure_latency(model, data, device, batch_size=batch_size, warmup=3, repeats=10)

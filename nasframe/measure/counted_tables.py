@@ -1,4 +1,5 @@
 """Multiply-adds and parameters per (decision, choice): the cost tables a budget checks and a cost loss differentiates."""
+
 from __future__ import annotations
 
 import json

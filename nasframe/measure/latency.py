@@ -1,4 +1,5 @@
 """Inference latency of any network at the data set's resolution (the papers' "GPU latency")."""
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ its name, torch version, batch size, warm-up and repeats) and the median latency
 the fixed blocks and of every (decision, choice) block. ``nasframe latency`` writes one; a run reads
 it with ``--set cost.table=FILE`` or, without one, measures its own when it first needs a prediction.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,8 +90,13 @@ def read_table(path: str | Path, space: SearchSpace, device: torch.device, batch
         raise ConfigError(f"cannot read the latency table {path}: {exc}") from None
     if not isinstance(obj, dict) or obj.get("kind") != KIND:
         raise ConfigError(f"{path} is not a nasframe latency table (write one with `nasframe latency`)")
-    wanted = {"space": space.name, "space_config": space.config, "data": asdict(space.data),
-              "device": device.type, "batch_size": batch_size}
+    wanted = {
+        "space": space.name,
+        "space_config": space.config,
+        "data": asdict(space.data),
+        "device": device.type,
+        "batch_size": batch_size,
+    }
     for key, value in wanted.items():
         if json.loads(json.dumps(obj.get(key))) != json.loads(json.dumps(value)):
             raise ConfigError(f"latency table {path} was measured for {key} {obj.get(key)!r}, this run needs {value!r}")

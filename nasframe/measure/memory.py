@@ -1,4 +1,5 @@
 """Peak memory of this process: what events.jsonl and summaries report as ``peak_memory_bytes``."""
+
 from __future__ import annotations
 
 import resource

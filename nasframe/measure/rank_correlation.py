@@ -3,6 +3,7 @@
 Pure Python, no dependencies: the study ranks a handful of architectures, so the O(n²) pair count
 is instant and easy to check by hand.
 """
+
 from __future__ import annotations
 
 import math

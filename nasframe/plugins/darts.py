@@ -4,6 +4,7 @@ The bilevel machinery (``alpha``, its Adam optimizer, the two-step ``train_step`
 :class:`nasframe.GradientStrategy`; DARTS supplies the architecture gradient. See
 ``docs/gradient-strategies.md``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,10 @@ class Darts(GradientStrategy):
     """
 
     name = "darts"
-    keys = (Key("order", 1, "1: first-order arch gradient; 2: the unrolled second-order step", choices=(1, 2)),
-            *GradientStrategy.keys)
+    keys = (
+        Key("order", 1, "1: first-order arch gradient; 2: the unrolled second-order step", choices=(1, 2)),
+        *GradientStrategy.keys,
+    )
     presets = {
         "paper": {
             "space.layers": 8,

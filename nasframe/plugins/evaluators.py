@@ -1,4 +1,5 @@
 """Built-in evaluator: one-shot estimation with the shared supernet weights."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,14 @@ class SupernetEvaluator(nasframe.Evaluator):
     """Accuracy of an architecture with the supernet's shared weights on the validation split."""
 
     name = "supernet"
-    keys = (Key("bn", "batch", "batch: normalise with each batch's statistics; running: the running ones",
-                choices=("batch", "running")),)
+    keys = (
+        Key(
+            "bn",
+            "batch",
+            "batch: normalise with each batch's statistics; running: the running ones",
+            choices=("batch", "running"),
+        ),
+    )
 
     def evaluate(self, arch: ArchLike, ctx: SearchContext, max_batches: int | None = None) -> Feedback:
         data = ctx.data.val

@@ -15,6 +15,7 @@ Two sampling modes (``strategy.sample_every``):
   ``evaluate(arch, max_batches=1)``). ``strategy.lr`` is a per-update step, so this mode moves ``p``
   far more often per epoch than the paper's setting.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal, Mapping
@@ -79,8 +80,12 @@ class MdeNAS(nasframe.Strategy):
 
     name = "mdenas"
     keys = (
-        Key("sample_every", "epoch", "epoch: one architecture per epoch (the paper); step: one per training step",
-            choices=MODES),
+        Key(
+            "sample_every",
+            "epoch",
+            "epoch: one architecture per epoch (the paper); step: one per training step",
+            choices=MODES,
+        ),
         Key("lr", 0.01, "step of the probability update", low=0, low_open=True),
     )
     selection = "space derive of the learned multinomial probabilities p (one sample per {sample_every})"
@@ -130,7 +135,10 @@ class MdeNAS(nasframe.Strategy):
     def metrics(self) -> dict[str, Any]:
         """How decided ``p`` is, the budgeted costs expected under it, and ``samples`` (measurements per decision)."""
         p = self.probabilities
-        return {**nasframe.distribution_metrics(self.space, p, self.ctx.cost_terms(p)), "samples": int(self.epochs[0].sum())}
+        return {
+            **nasframe.distribution_metrics(self.space, p, self.ctx.cost_terms(p)),
+            "samples": int(self.epochs[0].sum()),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {

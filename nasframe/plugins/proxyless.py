@@ -5,6 +5,7 @@ optimizer, checkpointing, ``final``) is :class:`nasframe.GradientStrategy`'s; th
 path binarisation, the gradient estimate through the binary gates and ProxylessNAS's schedule of
 weight and architecture steps.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -93,7 +94,10 @@ class ProxylessNAS(GradientStrategy):
         """The weight step through the sampled path, then (on schedule) an architecture step on a validation batch."""
         loss = self.ctx.train_weights(batch, arch)
         ctx = self.ctx
-        if ctx.epoch >= int(self.config["warmup_epochs"]) and (ctx.step + 1) % int(self.config["update_arch_every"]) == 0:
+        if (
+            ctx.epoch >= int(self.config["warmup_epochs"])
+            and (ctx.step + 1) % int(self.config["update_arch_every"]) == 0
+        ):
             self.arch_step(batch, ctx.next_val_batch())
         return loss
 

@@ -1,4 +1,5 @@
 """Random search with weight sharing (Li & Talwalkar, 2019): MdeNAS with the distribution frozen at uniform."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,10 @@ class RandomSampling(nasframe.Strategy):
         Key("top", 10, "best screened candidates re-scored on the whole validation split", low=1),
     )
     presets = {"tiny": {"strategy.candidates": 20, "strategy.screen_batches": 1, "strategy.top": 3}}
-    selection = ("the best of {candidates} uniform candidates by validation accuracy with the shared weights: "
-                 "screened on {screen_batches} validation batch(es), the top {top} re-scored on the whole split")
+    selection = (
+        "the best of {candidates} uniform candidates by validation accuracy with the shared weights: "
+        "screened on {screen_batches} validation batch(es), the top {top} re-scored on the whole split"
+    )
 
     def ask(self) -> Arch:
         return self.ctx.sample_feasible(lambda: self.space.sample(self.ctx.generator))

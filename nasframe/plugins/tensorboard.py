@@ -5,6 +5,7 @@ run writes ``<run dir>/tensorboard/`` (``tensorboard --logdir runs`` shows every
 ``tensorboard`` package (``pip install tensorboard``); when it is enabled but missing, the run says
 so once on stderr and goes on without it.
 """
+
 from __future__ import annotations
 
 import os

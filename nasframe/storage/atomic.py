@@ -1,4 +1,5 @@
 """Atomic file writes: a run killed at any moment leaves either the old file or the new one."""
+
 from __future__ import annotations
 
 import json

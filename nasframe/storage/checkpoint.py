@@ -1,4 +1,5 @@
 """Checkpoints as safetensors: tensors by name, everything else in the JSON metadata; no pickle."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Load a finished or unfinished run for analysis in a notebook, and an exported model for inference."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The run directory contract: config.json, events.jsonl, checkpoint.safetensors, arch.json, summary.json."""
+
 from __future__ import annotations
 
 import json

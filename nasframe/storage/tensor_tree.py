@@ -1,4 +1,5 @@
 """Nested state (optimizer and strategy state dicts) as flat tensors plus a JSON skeleton."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -57,7 +58,7 @@ def tensor_keys(skeleton: Any) -> list[str]:
             if _TENSOR in node:
                 out.append(node[_TENSOR])
                 return
-            for v in ([v for _, v in node[_ITEMS]] if _ITEMS in node else node.values()):
+            for v in [v for _, v in node[_ITEMS]] if _ITEMS in node else node.values():
                 walk(v)
         elif isinstance(node, list):
             for v in node:

@@ -1,5 +1,6 @@
 """Drawings of found architectures from their arch.json: a DARTS cell as the DARTS paper draws it,
 an MBConv network as a strip of blocks labelled by kernel and expansion."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,20 +33,57 @@ def draw_cell(ax: Any, pairs: Sequence[Sequence[Any]], title: str) -> None:
     pos = cell_layout(nodes)
     for k, (op, src) in enumerate(pairs):
         start, end = pos[source_name(int(src))], pos[str(k // 2)]
-        ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={BEND}", arrowstyle="-|>",
-                                     mutation_scale=12, color="#444444", shrinkA=16, shrinkB=16, zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                connectionstyle=f"arc3,rad={BEND}",
+                arrowstyle="-|>",
+                mutation_scale=12,
+                color="#444444",
+                shrinkA=16,
+                shrinkB=16,
+                zorder=1,
+            )
+        )
         dx, dy = end[0] - start[0], end[1] - start[1]  # the label sits on the arc's midpoint (matplotlib's arc3)
         mid = ((start[0] + end[0]) / 2 + BEND * dy / 2, (start[1] + end[1]) / 2 - BEND * dx / 2)
-        ax.text(*mid, op, fontsize=7, ha="center", va="center", zorder=3,
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+        ax.text(
+            *mid,
+            op,
+            fontsize=7,
+            ha="center",
+            va="center",
+            zorder=3,
+            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+        )
     for i in range(nodes):
-        ax.add_patch(FancyArrowPatch(pos[str(i)], pos["c_{k}"], arrowstyle="-|>", mutation_scale=10,
-                                     color="#999999", linestyle="--", shrinkA=16, shrinkB=16, zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                pos[str(i)],
+                pos["c_{k}"],
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color="#999999",
+                linestyle="--",
+                shrinkA=16,
+                shrinkB=16,
+                zorder=1,
+            )
+        )
     for name, (x, y) in pos.items():
         kind = "input" if name.startswith("c_{k-") else "output" if name == "c_{k}" else "node"
         label = f"${name}$" if name.startswith("c_") else name
-        ax.text(x, y, label, ha="center", va="center", fontsize=10, zorder=4,
-                bbox=dict(boxstyle="round,pad=0.45", fc=NODE_COLOURS[kind], ec="#333333"))
+        ax.text(
+            x,
+            y,
+            label,
+            ha="center",
+            va="center",
+            fontsize=10,
+            zorder=4,
+            bbox=dict(boxstyle="round,pad=0.45", fc=NODE_COLOURS[kind], ec="#333333"),
+        )
     xs = [x for x, _ in pos.values()]
     ax.set(xlim=(min(xs) - 0.7, max(xs) + 0.7), ylim=(-1.9, 1.9), title=title)
     ax.set_axis_off()
@@ -58,11 +96,27 @@ def draw_mbconv(ax: Any, blocks: Sequence[Any], title: str) -> None:
     for i, block in enumerate(blocks):
         skip = not isinstance(block, Mapping)
         colour = "white" if skip else KERNEL_COLOURS.get(int(block["kernel"]), "#dddddd")
-        ax.add_patch(FancyBboxPatch((i + 0.05, 0.05), 0.9, 0.9, boxstyle="round,pad=0.02", fc=colour, ec="#333333",
-                                    linestyle="--" if skip else "-"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (i + 0.05, 0.05),
+                0.9,
+                0.9,
+                boxstyle="round,pad=0.02",
+                fc=colour,
+                ec="#333333",
+                linestyle="--" if skip else "-",
+            )
+        )
         label = "skip" if skip else f"MB{block['expand']}\n{block['kernel']}x{block['kernel']}"
-        ax.text(i + 0.5, 0.5, label, ha="center", va="center", fontsize=7,
-                color="white" if not skip and int(block["kernel"]) == 7 else "black")
+        ax.text(
+            i + 0.5,
+            0.5,
+            label,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if not skip and int(block["kernel"]) == 7 else "black",
+        )
     ax.set(xlim=(0, max(len(blocks), 1)), ylim=(0, 1), title=title)
     ax.set_axis_off()
 

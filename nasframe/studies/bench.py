@@ -26,6 +26,7 @@ so a trial overshoots by less than one epoch; ``train.epochs`` is then a large c
 Peak memory is reset before each trial: the CUDA allocator's peak on a GPU, the process's peak
 resident set size on CPU (Linux ``/proc/self/clear_refs``), which includes Python, torch and data.
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,6 +58,7 @@ EPOCH_CAP = 1_000_000
 
 DECISION_KEYS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
 """How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``)."""
+
 
 def parse_names(text: str, what: str) -> tuple[str, ...]:
     """``a,b,c`` as a tuple of distinct non-empty names."""
@@ -115,8 +117,10 @@ class BenchSpec:
         for key in self.overrides:
             name, sep, own = key.partition(":")
             if sep and (name not in self.strategies or not own.startswith("strategy.") or own == "strategy.name"):
-                raise ConfigError(f"--set {key}=... must be STRATEGY:strategy.KEY with a strategy of this bench "
-                                  "(a strategy's own keys; everything else is shared by every strategy)")
+                raise ConfigError(
+                    f"--set {key}=... must be STRATEGY:strategy.KEY with a strategy of this bench "
+                    "(a strategy's own keys; everything else is shared by every strategy)"
+                )
         for key in ("seed", "strategy.name", "space.name"):
             if key in self.overrides:
                 raise ConfigError(f"--set {key}=... is not allowed in a bench: use --seeds, --strategies or --space")
@@ -126,7 +130,9 @@ class BenchSpec:
                 raise ConfigError(f"--set {key}=... is not allowed in a bench: use {flag}, the bench's budget")
         for key in ("seed", "train.epochs", "space.name"):
             if key in self.retrain_overrides:
-                raise ConfigError(f"--retrain-set {key}=... is not allowed: the bench sets it (--seeds, --retrain-epochs)")
+                raise ConfigError(
+                    f"--retrain-set {key}=... is not allowed: the bench sets it (--seeds, --retrain-epochs)"
+                )
 
     def budget_overrides(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -253,8 +259,14 @@ class Bench:
         for seed in spec.seeds:  # seed-major: a strategy's trials are spread over the bench's wall time
             for name in spec.strategies:
                 overrides = {**spec.strategy_overrides(name), **spec.budget_overrides(), "seed": seed}
-                config = resolve(self.space_cls, strategy_classes[name], spec.preset, overrides, strategy_presets=False,
-                                 evaluators=self.registry.evaluator)
+                config = resolve(
+                    self.space_cls,
+                    strategy_classes[name],
+                    spec.preset,
+                    overrides,
+                    strategy_presets=False,
+                    evaluators=self.registry.evaluator,
+                )
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
         self.shared_config = _shared(self.trials[0].config)
@@ -271,8 +283,13 @@ class Bench:
     def retrain_overrides(self, seed: int) -> dict[str, Any]:
         """The from-scratch training config's overrides: same data set, device and seed as the search."""
         shared = {k: self.shared_config["data"][k.split(".")[1]] for k in ("data.dataset", "data.dir", "data.download")}
-        return {**shared, "device": self.shared_config["device"], **self.spec.retrain_overrides,
-                "train.epochs": self.spec.retrain_epochs, "seed": seed}
+        return {
+            **shared,
+            "device": self.shared_config["device"],
+            **self.spec.retrain_overrides,
+            "train.epochs": self.spec.retrain_epochs,
+            "seed": seed,
+        }
 
     def retrain_config(self, seed: int) -> dict[str, Any]:
         """The resolved from-scratch training config of a trial with ``seed`` (its arch aside)."""
@@ -280,25 +297,34 @@ class Bench:
 
     def record(self) -> dict[str, Any]:
         """bench.json: the settings, the budget as resolved, and the config every trial shares."""
-        budget = {"epochs": int(self.shared_config["train"]["epochs"]),
-                  "seconds": self.shared_config["budget"].get("seconds"),
-                  "epochs_capped": self.spec.epochs is None and self.spec.seconds is not None}
+        budget = {
+            "epochs": int(self.shared_config["train"]["epochs"]),
+            "seconds": self.shared_config["budget"].get("seconds"),
+            "epochs_capped": self.spec.epochs is None and self.spec.seconds is not None,
+        }
         shared = copy.deepcopy(self.shared_config)
         return {
             "format": FORMAT,
             "kind": "bench",
             "settings": self.spec.settings(),
             "budget": budget,
-            "trials": [{"strategy": t.strategy, "seed": t.seed, "dir": str(t.rundir.path.relative_to(self.out))}
-                       for t in self.trials],
+            "trials": [
+                {"strategy": t.strategy, "seed": t.seed, "dir": str(t.rundir.path.relative_to(self.out))}
+                for t in self.trials
+            ],
             "shared_config": shared,
             "strategy_configs": {t.strategy: t.config["strategy"] for t in self.trials},
             "portable": {k: v for k, v in self.spec.overrides.items() if is_portable(k)},
             "versions": versions(),
             "protocol": protocol_record(
-                self.space_cls, {t.strategy: (self.registry.strategy(t.strategy), t.config["strategy"]) for t in self.trials},
-                self.registry.evaluator(self.shared_config["evaluator"]["name"]), self.shared_config, self.spec.seeds,
-                budget, self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None),
+                self.space_cls,
+                {t.strategy: (self.registry.strategy(t.strategy), t.config["strategy"]) for t in self.trials},
+                self.registry.evaluator(self.shared_config["evaluator"]["name"]),
+                self.shared_config,
+                self.spec.seeds,
+                budget,
+                self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None,
+            ),
         }
 
     def check_out(self) -> None:
@@ -318,7 +344,9 @@ class Bench:
                 )
             # no trial got past its setup (say, a budget no architecture meets): nothing to keep, the retry proceeds
         elif RunDir(self.out).holds_run() or started:
-            raise NasframeError(f"{self.out} holds something other than a bench (no {BENCH_FILE}); choose another --out")
+            raise NasframeError(
+                f"{self.out} holds something other than a bench (no {BENCH_FILE}); choose another --out"
+            )
         write_json_atomic(self.bench_path, self.record())
 
     # -- running --------------------------------------------------------------------------------
@@ -352,22 +380,34 @@ class Bench:
             self._record(trial, row, done, bench_obs)
         return self._end(done, bench_obs)
 
-    def _record(self, trial: Trial, row: dict[str, Any], done: dict[tuple[str, int], dict[str, Any]],
-                bench_obs: Sequence[BenchObserver]) -> None:
+    def _record(
+        self,
+        trial: Trial,
+        row: dict[str, Any],
+        done: dict[tuple[str, int], dict[str, Any]],
+        bench_obs: Sequence[BenchObserver],
+    ) -> None:
         """A finished trial's row goes to disk at once: an interrupted bench keeps it."""
         done[trial.key] = row
         self.write_results(done)
         for obs in bench_obs:
             obs.on_trial_end(self, trial, row, False)
 
-    def _end(self, done: Mapping[tuple[str, int], dict[str, Any]], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
+    def _end(
+        self, done: Mapping[tuple[str, int], dict[str, Any]], bench_obs: Sequence[BenchObserver]
+    ) -> list[dict[str, Any]]:
         rows = self.ordered(done)
         for obs in bench_obs:
             obs.on_bench_end(self, rows)
         return rows
 
-    def _execute_parallel(self, pending: list[Trial], done: dict[tuple[str, int], dict[str, Any]],
-                          devices: Sequence[str], bench_obs: Sequence[BenchObserver]) -> list[dict[str, Any]]:
+    def _execute_parallel(
+        self,
+        pending: list[Trial],
+        done: dict[tuple[str, int], dict[str, Any]],
+        devices: Sequence[str],
+        bench_obs: Sequence[BenchObserver],
+    ) -> list[dict[str, Any]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -377,10 +417,10 @@ class Bench:
         free = context.Queue()
         for device in devices:
             free.put(device)
-        with ProcessPoolExecutor(len(devices), mp_context=context, initializer=_claim_device,
-                                 initargs=(free, len(devices))) as pool:
-            futures = {pool.submit(_run_trial_on_claimed_device, self.spec, str(self.out), t.index): t
-                       for t in pending}
+        with ProcessPoolExecutor(
+            len(devices), mp_context=context, initializer=_claim_device, initargs=(free, len(devices))
+        ) as pool:
+            futures = {pool.submit(_run_trial_on_claimed_device, self.spec, str(self.out), t.index): t for t in pending}
             for obs in bench_obs:
                 for trial in pending:
                     obs.on_trial_start(self, trial, "search")
@@ -394,7 +434,9 @@ class Bench:
     def write_results(self, done: Mapping[tuple[str, int], dict[str, Any]]) -> None:
         write_jsonl_atomic(self.results_path, self.ordered(done))
 
-    def run_trial(self, trial: Trial, observers: Sequence[Observer], bench_obs: Sequence[BenchObserver]) -> dict[str, Any]:
+    def run_trial(
+        self, trial: Trial, observers: Sequence[Observer], bench_obs: Sequence[BenchObserver]
+    ) -> dict[str, Any]:
         """The trial's search (resumed when its directory holds one) and its retraining; its results row."""
         from nasframe.engine.search import SearchJob
 
@@ -412,8 +454,9 @@ class Bench:
             retrain = self.retrain(trial, summary["arch"], observers, bench_obs)
         return trial_row(trial, summary, retrain, self.out)
 
-    def retrain(self, trial: Trial, arch_json: dict[str, Any], observers: Sequence[Observer],
-                bench_obs: Sequence[BenchObserver]) -> dict[str, Any]:
+    def retrain(
+        self, trial: Trial, arch_json: dict[str, Any], observers: Sequence[Observer], bench_obs: Sequence[BenchObserver]
+    ) -> dict[str, Any]:
         from nasframe.engine.training import TrainJob, train_config
 
         rundir = trial.retrain_dir

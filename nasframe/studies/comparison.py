@@ -5,6 +5,7 @@ supernet validation accuracy; it and the search seconds are compared pairwise
 (:mod:`nasframe.studies.statistics`). A strategy with a distribution is also checked for how much it
 learned: fewer feedback samples per decision than choices means its result is mostly a draw.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,11 @@ COMPARED = {
 
 DECISION_MEANS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
 
-POWER_METHOD = (f"seeds per strategy for {POWER:.0%} power of the same two-sided t-test at alpha {ALPHA}, "
-                "from the noncentral t distribution with the observed standard deviation taken as the true one "
-                f"(unadjusted for multiple pairs; capped at {MAX_SEEDS:,})")
+POWER_METHOD = (
+    f"seeds per strategy for {POWER:.0%} power of the same two-sided t-test at alpha {ALPHA}, "
+    "from the noncentral t distribution with the observed standard deviation taken as the true one "
+    f"(unadjusted for multiple pairs; capped at {MAX_SEEDS:,})"
+)
 
 
 def primary_metric(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -45,10 +48,14 @@ def decision_summary(rows: Sequence[Mapping[str, Any]], strategy: str) -> dict[s
     mine = [r for r in rows if r["strategy"] == strategy and r.get("entropy") is not None]
     if not mine:
         return None
-    out: dict[str, Any] = {key: _mean([float(r[key]) for r in mine if r.get(key) is not None]) for key in DECISION_MEANS}
+    out: dict[str, Any] = {
+        key: _mean([float(r[key]) for r in mine if r.get(key) is not None]) for key in DECISION_MEANS
+    }
     epochs = [int(r["epochs"]) for r in mine if r.get("epochs")]
     samples = [int(r["samples"]) for r in mine if r.get("samples") is not None]
-    seconds = [float(r["search_seconds"]) / int(r["epochs"]) for r in mine if r.get("search_seconds") and r.get("epochs")]
+    seconds = [
+        float(r["search_seconds"]) / int(r["epochs"]) for r in mine if r.get("search_seconds") and r.get("epochs")
+    ]
     out["samples_per_epoch"] = sum(samples) / sum(epochs) if samples and epochs else None
     out["seconds_per_epoch"] = _mean(seconds)
     return out
@@ -62,9 +69,11 @@ def undertrained_warning(strategy: str, decision: Mapping[str, Any] | None) -> s
     if samples >= choices:
         return None
     per_epoch = decision.get("samples_per_epoch")
-    text = (f"{strategy} learned from {samples:g} feedback sample(s) per decision but each decision has {choices} "
-            f"choices, so its distribution cannot have compared them (near ties: {decision['near_ties']:.0%} of "
-            "decisions) and its architecture is mostly the tie-break draw")
+    text = (
+        f"{strategy} learned from {samples:g} feedback sample(s) per decision but each decision has {choices} "
+        f"choices, so its distribution cannot have compared them (near ties: {decision['near_ties']:.0%} of "
+        "decisions) and its architecture is mostly the tie-break draw"
+    )
     if per_epoch:
         epochs = math.ceil(choices / per_epoch)
         text += f"; it would get {choices} samples at --epochs {epochs}"
@@ -75,16 +84,20 @@ def undertrained_warning(strategy: str, decision: Mapping[str, Any] | None) -> s
 
 def supernet_vs_standalone(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """Kendall's tau-b between supernet validation accuracy and retrained test accuracy over the trials."""
-    pairs = [(float(r["val_accuracy"]), float(r["retrain_test_accuracy"])) for r in rows
-             if r.get("val_accuracy") is not None and r.get("retrain_test_accuracy") is not None]
+    pairs = [
+        (float(r["val_accuracy"]), float(r["retrain_test_accuracy"]))
+        for r in rows
+        if r.get("val_accuracy") is not None and r.get("retrain_test_accuracy") is not None
+    ]
     if not pairs:
         return None
     agreement = rank_agreement([x for x, _ in pairs], [y for _, y in pairs])
     return {"x": "val_accuracy", "y": "retrain_test_accuracy", **agreement.as_dict()}
 
 
-def bench_comparison(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                     strategies: Sequence[str]) -> dict[str, Any]:
+def bench_comparison(
+    record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], strategies: Sequence[str]
+) -> dict[str, Any]:
     """Per strategy (in ``strategies`` order) and per pair, on the primary metric and search seconds."""
     primary = primary_metric(rows)
     entries: dict[str, dict[str, Any]] = {
@@ -120,5 +133,4 @@ def significant_best(comparison: Mapping[str, Any], metric: str) -> set[str]:
     """The strategy that wins every one of its pairs on ``metric`` (empty when none does)."""
     pairs = [p for p in comparison["pairs"] if p["metric"] == metric]
     names = {p["a"] for p in pairs} | {p["b"] for p in pairs}
-    return {name for name in names
-            if all(p["winner"] == name for p in pairs if name in (p["a"], p["b"]))}
+    return {name for name in names if all(p["winner"] == name for p in pairs if name in (p["a"], p["b"]))}

@@ -5,6 +5,7 @@ strategy that is cheaper per epoch shows it. The normalised entropy and the skip
 distribution per epoch make a collapse (skip connections taking over, a distribution frozen early or
 never moving) visible beside the accuracy.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,16 +68,22 @@ def draw_curves(path: Path, trials: Mapping[str, Sequence[Sequence[Mapping[str, 
                 ax = axes[row][col]
                 ys = [scale * m for m in mean]
                 ax.plot(xs, ys, marker=".", label=f"{strategy} (n={len(runs)})", **style)
-                ax.fill_between(xs, [y - scale * s for y, s in zip(ys, std)],
-                                [y + scale * s for y, s in zip(ys, std)], alpha=0.2, **style)
+                ax.fill_between(
+                    xs,
+                    [y - scale * s for y, s in zip(ys, std)],
+                    [y + scale * s for y, s in zip(ys, std)],
+                    alpha=0.2,
+                    **style,
+                )
                 ax.set(ylabel=label, xlabel="epoch" if row == 0 else "search seconds")
         for row, (key, label) in enumerate((("entropy", "entropy / uniform entropy"), ("skip_share", "skip share"))):
             mean, std = mean_band([epoch_series(events, key) for events in runs])
             if mean:
                 xs = list(range(1, len(mean) + 1))
                 axes[row][2].plot(xs, mean, marker=".", label=strategy, **style)
-                axes[row][2].fill_between(xs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                                          alpha=0.2, **style)
+                axes[row][2].fill_between(
+                    xs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.2, **style
+                )
             axes[row][2].set(ylabel=label, xlabel="epoch", ylim=(0, 1.05))
     for ax in axes.flat:
         ax.grid(alpha=0.3)

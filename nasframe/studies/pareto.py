@@ -4,13 +4,17 @@ A trial is on the Pareto front when no other trial is at most as costly and at l
 and strictly better in one of the two. Under a hardware budget this is what a user picks from: the
 most accurate network at each latency.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-COSTS = (("latency_ms", "measured latency (ms)", 1.0), ("predicted_latency_ms", "predicted latency (ms)", 1.0),
-         ("flops", "multiply-adds (M)", 1e-6))
+COSTS = (
+    ("latency_ms", "measured latency (ms)", 1.0),
+    ("predicted_latency_ms", "predicted latency (ms)", 1.0),
+    ("flops", "multiply-adds (M)", 1e-6),
+)
 """Row key, axis label and scale of each cost the drawing plots accuracy against."""
 
 
@@ -38,9 +42,19 @@ def bench_front(rows: Sequence[Mapping[str, Any]], cost: str = "latency_ms") -> 
     if not usable:
         return None
     front = pareto_front([(float(r[cost]), float(r[accuracy])) for r in usable])
-    return {"accuracy": accuracy, "cost": cost,
-            "trials": [{"trial": Path(usable[i]["trial"]).name, "strategy": usable[i]["strategy"],
-                        cost: usable[i][cost], accuracy: usable[i][accuracy]} for i in front]}
+    return {
+        "accuracy": accuracy,
+        "cost": cost,
+        "trials": [
+            {
+                "trial": Path(usable[i]["trial"]).name,
+                "strategy": usable[i]["strategy"],
+                cost: usable[i][cost],
+                accuracy: usable[i][accuracy],
+            }
+            for i in front
+        ],
+    }
 
 
 def draw_pareto(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -60,11 +74,23 @@ def draw_pareto(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
         usable = [r for r in rows if r.get(key) is not None and r.get(accuracy) is not None]
         for colour, strategy in enumerate(strategies):
             mine = [r for r in usable if r["strategy"] == strategy]
-            ax.scatter([scale * r[key] for r in mine], [100 * r[accuracy] for r in mine], color=f"C{colour}",
-                       label=strategy, zorder=3)
+            ax.scatter(
+                [scale * r[key] for r in mine],
+                [100 * r[accuracy] for r in mine],
+                color=f"C{colour}",
+                label=strategy,
+                zorder=3,
+            )
         front = [usable[i] for i in pareto_front([(float(r[key]), float(r[accuracy])) for r in usable])]
-        ax.step([scale * r[key] for r in front], [100 * r[accuracy] for r in front], where="post", color="0.3",
-                linestyle="--", label="Pareto front", zorder=2)
+        ax.step(
+            [scale * r[key] for r in front],
+            [100 * r[accuracy] for r in front],
+            where="post",
+            color="0.3",
+            linestyle="--",
+            label="Pareto front",
+            zorder=2,
+        )
         ax.set(xlabel=label, ylabel=f"{'retrained test' if accuracy != 'val_accuracy' else 'validation'} accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")

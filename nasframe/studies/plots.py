@@ -1,4 +1,5 @@
 """``nasframe report DIR --plot``: a bench's curves, accuracy against cost, one drawing per found architecture."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,9 @@ def draw_bench(path: Path) -> dict[str, Any] | None:
         trials.setdefault(row["strategy"], []).append(RunDir(path / row["trial"]).read_events())
         name = Path(row["trial"]).name
         file = out / f"arch-{name}.png"
-        if row.get("arch") and draw_arch(file, row["arch"], f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"):
+        if row.get("arch") and draw_arch(
+            file, row["arch"], f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"
+        ):
             drawn[name] = str(file.relative_to(path))
     draw_curves(out / CURVES_FILE, trials)
     drawings: dict[str, Any] = {"curves": str((out / CURVES_FILE).relative_to(path))}

@@ -4,6 +4,7 @@
 (epochs, seconds, training images), the data split sizes, the seeds, how each strategy selects its
 architecture, how the supernet is evaluated (BN mode), the retraining recipe, versions and device.
 """
+
 from __future__ import annotations
 
 import platform
@@ -24,9 +25,21 @@ from nasframe.registry import own_keys
 CIFAR_SIZES = {"train": 50_000, "test": 10_000}
 """Images in CIFAR-10's training and test sets (other data sets are counted when a run loads them)."""
 
-RETRAIN_KEYS = ("space.layers", "space.channels", "space.auxiliary", "space.auxiliary_weight", "space.drop_path",
-                "train.epochs", "train.batch_size", "train.lr", "train.lr_min", "train.momentum",
-                "train.weight_decay", "train.grad_clip", "data.cutout")
+RETRAIN_KEYS = (
+    "space.layers",
+    "space.channels",
+    "space.auxiliary",
+    "space.auxiliary_weight",
+    "space.drop_path",
+    "train.epochs",
+    "train.batch_size",
+    "train.lr",
+    "train.lr_min",
+    "train.momentum",
+    "train.weight_decay",
+    "train.grad_clip",
+    "data.cutout",
+)
 """The parts of a from-scratch training config that make up its recipe."""
 
 
@@ -94,13 +107,23 @@ def cpu_name() -> str:
 
 
 def versions() -> dict[str, str]:
-    return {"nasframe": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": sys.platform}
+    return {
+        "nasframe": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": sys.platform,
+    }
 
 
-def protocol_record(space_cls: type[SearchSpace], strategies: Mapping[str, tuple[type[Strategy], Mapping[str, Any]]],
-                    evaluator_cls: type[Evaluator], shared: Mapping[str, Any], seeds: Sequence[int],
-                    budget: Mapping[str, Any], retrain: Mapping[str, Any] | None) -> dict[str, Any]:
+def protocol_record(
+    space_cls: type[SearchSpace],
+    strategies: Mapping[str, tuple[type[Strategy], Mapping[str, Any]]],
+    evaluator_cls: type[Evaluator],
+    shared: Mapping[str, Any],
+    seeds: Sequence[int],
+    budget: Mapping[str, Any],
+    retrain: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     """bench.json's ``protocol``: ``strategies`` maps a name to its class and resolved ``strategy`` config."""
     split = search_split(shared["data"])
     epochs = None if budget.get("epochs_capped") else budget.get("epochs")

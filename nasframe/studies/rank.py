@@ -15,6 +15,7 @@ skips finished architectures and resumes an unfinished one; other settings on th
 are refused. Results: ``rank.jsonl`` (one line per architecture, per-epoch validation accuracy and
 loss), ``tau.json`` (τ and p_τ per epoch, their mean) and ``rank.png`` (with matplotlib).
 """
+
 from __future__ import annotations
 
 import copy
@@ -124,16 +125,23 @@ class StudyObserver(Observer):
         """Architecture ``index`` of ``total`` starts (``finished``: already done, it will be skipped)."""
 
 
-def study_config(space: str, evaluator: str, preset: str, overrides: dict[str, Any],
-                 registry: Registry | None = None) -> dict[str, Any]:
+def study_config(
+    space: str, evaluator: str, preset: str, overrides: dict[str, Any], registry: Registry | None = None
+) -> dict[str, Any]:
     """The resolved config every architecture of the study shares (the training recipe for ``scratch``,
     the space's search setting for ``supernet``)."""
     if evaluator not in RANK_EVALUATORS:
         raise NasframeError(f"unknown ranking evaluator {evaluator!r}; available: {', '.join(RANK_EVALUATORS)}")
     registry = registry or get_registry()
     scratch = evaluator == "scratch"
-    return resolve(registry.space(space), None, preset, overrides, train=scratch,
-                   evaluators=None if scratch else registry.evaluator)
+    return resolve(
+        registry.space(space),
+        None,
+        preset,
+        overrides,
+        train=scratch,
+        evaluators=None if scratch else registry.evaluator,
+    )
 
 
 def sample_archs(config: dict[str, Any], samples: int, registry: Registry | None = None) -> list[dict[str, Any]]:
@@ -157,8 +165,15 @@ class Study:
 
     @property
     def record(self) -> dict[str, Any]:
-        return {"kind": "rank", "space": self.space, "samples": self.samples, "evaluator": self.evaluator,
-                "preset": self.preset, "config": self.config, "archs": self.archs}
+        return {
+            "kind": "rank",
+            "space": self.space,
+            "samples": self.samples,
+            "evaluator": self.evaluator,
+            "preset": self.preset,
+            "config": self.config,
+            "archs": self.archs,
+        }
 
     def arch_dir(self, index: int) -> RunDir:
         return RunDir(self.out / "archs" / str(index))
@@ -168,8 +183,15 @@ class Study:
         return RunDir(self.out / "supernet")
 
 
-def open_study(out: Path, space: str, samples: int, evaluator: str, preset: str, overrides: dict[str, Any],
-               registry: Registry | None = None) -> Study:
+def open_study(
+    out: Path,
+    space: str,
+    samples: int,
+    evaluator: str,
+    preset: str,
+    overrides: dict[str, Any],
+    registry: Registry | None = None,
+) -> Study:
     """Start a study in ``out``, or reopen the one there when its settings are the same; refuse otherwise."""
     if samples < 2:
         raise NasframeError(f"a ranking needs at least 2 architectures, got --samples {samples}")
@@ -183,27 +205,31 @@ def open_study(out: Path, space: str, samples: int, evaluator: str, preset: str,
             saved = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise NasframeError(f"cannot read {path}: {exc}") from None
-        diff = config_difference({k: v for k, v in saved.items() if k != "config"},
-                            {k: v for k, v in study.record.items() if k != "config"})
+        diff = config_difference(
+            {k: v for k, v in saved.items() if k != "config"}, {k: v for k, v in study.record.items() if k != "config"}
+        )
         if run_hash(saved.get("config", {})) != run_hash(config):
             diff += config_difference(saved.get("config", {}), config)
         if diff:
             raise NasframeError(
-                f"{study.out} holds a ranking study with other settings (" + "; ".join(diff[:6])
+                f"{study.out} holds a ranking study with other settings ("
+                + "; ".join(diff[:6])
                 + "); rerun it with its own settings to continue it, or choose another --out"
             )
     else:
         if study.out.exists() and not study.out.is_dir():
             raise NasframeError(f"--out {study.out} is a file, not a directory")
         if study.out.exists() and any(study.out.iterdir()):
-            raise NasframeError(f"{study.out} is not empty and holds no ranking study ({STUDY_FILE}); "
-                                "choose another --out")
+            raise NasframeError(
+                f"{study.out} is not empty and holds no ranking study ({STUDY_FILE}); choose another --out"
+            )
         write_json_atomic(path, study.record)
     return study
 
 
-def train_study(study: Study, observers: Sequence[Observer] = (), registry: Registry | None = None
-                ) -> list[dict[str, Any]]:
+def train_study(
+    study: Study, observers: Sequence[Observer] = (), registry: Registry | None = None
+) -> list[dict[str, Any]]:
     """Train (or finish training) every architecture; rank.jsonl's records, in sample order (not yet written)."""
     registry = registry or get_registry()
     observers = list(observers)
@@ -231,9 +257,12 @@ def train_study(study: Study, observers: Sequence[Observer] = (), registry: Regi
             config["arch"] = arch
             summary = execute(ValTrainJob(config, registry), rundir)
             events = rundir.read_events()
-            record = {"index": i, "arch": arch,
-                      "val_accuracy": [e["val_accuracy"] for e in events],
-                      "val_loss": [e["val_loss"] for e in events]}
+            record = {
+                "index": i,
+                "arch": arch,
+                "val_accuracy": [e["val_accuracy"] for e in events],
+                "val_loss": [e["val_loss"] for e in events],
+            }
             record.update({k: summary[k] for k in ("params", "flops") if k in summary})
             records.append(record)
     else:
@@ -244,9 +273,14 @@ def train_study(study: Study, observers: Sequence[Observer] = (), registry: Regi
         execute(SupernetRankJob(config, registry), rundir)
         events = rundir.read_events()
         for i, arch in enumerate(study.archs):
-            records.append({"index": i, "arch": arch,
-                            "val_accuracy": [e["val_accuracy"][i] for e in events],
-                            "val_loss": [e["val_loss"][i] for e in events]})
+            records.append(
+                {
+                    "index": i,
+                    "arch": arch,
+                    "val_accuracy": [e["val_accuracy"][i] for e in events],
+                    "val_loss": [e["val_loss"][i] for e in events],
+                }
+            )
     return records
 
 
@@ -265,8 +299,13 @@ def tau_record(records: Sequence[dict[str, Any]], evaluator: str = "") -> dict[s
         "samples": len(records),
         "evaluator": evaluator,
         "epochs": [
-            {"epoch": e + 1, "tau": _finite(t), "p_tau": _finite(p_tau(t)),
-             "tau_loss": _finite(tl), "p_tau_loss": _finite(p_tau(tl))}
+            {
+                "epoch": e + 1,
+                "tau": _finite(t),
+                "p_tau": _finite(p_tau(t)),
+                "tau_loss": _finite(tl),
+                "p_tau_loss": _finite(p_tau(tl)),
+            }
             for e, (t, tl) in enumerate(zip(taus, taus_loss))
         ],
         "mean_over": "epochs before the final one (whose τ with itself is 1)",

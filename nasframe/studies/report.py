@@ -9,6 +9,7 @@ multiply-adds, latencies and epochs are never ranked (a network's size is a trad
 are images/s and peak memory (measured once per trial, not tested). Rendering on a terminal lives in
 ``nasframe.cli``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -158,12 +159,15 @@ def protocol_lines(record: Mapping[str, Any]) -> list[str]:
         return ["Protocol: not recorded (bench.json predates protocol records)."]
     data, evaluation = protocol.get("data", {}), protocol.get("evaluation", {})
     images = protocol.get("budget", {}).get("train_images_seen")
-    lines = [f"Data: {data.get('dataset')}, search split {_count(data.get('train_images'))} training / "
-             f"{_count(data.get('val_images'))} validation images"
-             + (f"; {images:,} training images seen per trial." if images else ".")]
+    lines = [
+        f"Data: {data.get('dataset')}, search split {_count(data.get('train_images'))} training / "
+        f"{_count(data.get('val_images'))} validation images"
+        + (f"; {images:,} training images seen per trial." if images else ".")
+    ]
     bn = evaluation.get("bn")
     bn_text = {"batch": "BN with each validation batch's statistics", "running": "BN with running statistics"}.get(
-        bn, f"bn={bn}" if bn else "BN mode not stated")
+        bn, f"bn={bn}" if bn else "BN mode not stated"
+    )
     lines.append(f"Evaluation: {evaluation.get('name')} evaluator, {bn_text}.")
     for name, rule in protocol.get("selection", {}).items():
         lines.append(f"Selection, {name}: {rule}.")
@@ -183,7 +187,9 @@ def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
     cfg = record.get("shared_config", {})
     data, train, space = cfg.get("data", {}), cfg.get("train", {}), cfg.get("space", {})
     seeds = ", ".join(str(s) for s in settings.get("seeds", []))
-    space_bits = ", ".join(f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes", "width_mult", "choices"))
+    space_bits = ", ".join(
+        f"{k}={v}" for k, v in space.items() if k in ("layers", "channels", "nodes", "width_mult", "choices")
+    )
     lines = [
         f"Budget: {budget_text(record)}.",
         "val acc %: the final arch with the shared supernet weights (validation split); "
@@ -194,39 +200,53 @@ def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
     ]
     limits = {k: v for k, v in cfg.get("constraint", {}).items() if k.startswith("max_") and v is not None}
     if limits:
-        lines.append("Hardware budget, the same for every strategy: "
-                     + ", ".join(f"constraint.{k}={v:,}" for k, v in limits.items())
-                     + " (sampling strategies train and return only architectures inside it).")
+        lines.append(
+            "Hardware budget, the same for every strategy: "
+            + ", ".join(f"constraint.{k}={v:,}" for k, v in limits.items())
+            + " (sampling strategies train and return only architectures inside it)."
+        )
     retrain = settings.get("retrain_epochs") or 0
-    lines.append(f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."
-                 if retrain else "Retraining: none (--retrain-epochs 0).")
-    sets = {**settings.get("overrides", {}), **{f"retrain:{k}": v for k, v in settings.get("retrain_overrides", {}).items()}}
+    lines.append(
+        f"Retraining: {retrain} epoch{'s' if retrain != 1 else ''} from scratch with the space's train preset."
+        if retrain
+        else "Retraining: none (--retrain-epochs 0)."
+    )
+    sets = {
+        **settings.get("overrides", {}),
+        **{f"retrain:{k}": v for k, v in settings.get("retrain_overrides", {}).items()},
+    }
     if sets:
         lines.append("Overrides: " + " ".join(f"{k}={json.dumps(v)}" for k, v in sets.items()) + ".")
     lines += protocol_lines(record)
     label = next(m.label for m in METRICS if m.key == primary)
-    lines.append(f"mean ± std over seeds; primary metric: {label}. Bold only where a test backs it: the strategy that "
-                 f"beats every other on {label} or search s with Holm-adjusted p < 0.05 (see the comparisons).")
-    lines.append("Latency: measured at batch 1 on the trial's device, predicted by the cost model "
-                 "(prediction error = predicted / measured - 1).")
+    lines.append(
+        f"mean ± std over seeds; primary metric: {label}. Bold only where a test backs it: the strategy that "
+        f"beats every other on {label} or search s with Holm-adjusted p < 0.05 (see the comparisons)."
+    )
+    lines.append(
+        "Latency: measured at batch 1 on the trial's device, predicted by the cost model "
+        "(prediction error = predicted / measured - 1)."
+    )
     return lines
 
 
-def bench_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                comparison: Mapping[str, Any]) -> TableData:
+def bench_table(
+    record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], comparison: Mapping[str, Any]
+) -> TableData:
     """One row per strategy: mean ± std of every metric; bold only a significant winner."""
     settings = record.get("settings", {})
     agg = aggregate(rows, settings.get("strategies", []))
     total = len(settings.get("strategies", [])) * len(settings.get("seeds", []))
-    title = (f"nasframe bench: {settings.get('space')} space, {settings.get('preset')} preset, "
-             f"{len(rows)}/{total} trials")
+    title = (
+        f"nasframe bench: {settings.get('space')} space, {settings.get('preset')} preset, {len(rows)}/{total} trials"
+    )
     columns = ["strategy", "trials"] + [m.label for m in METRICS]
     raw_columns = ["strategy", "trials"] + [f"{m.key}_{s}" for m in METRICS for s in ("mean", "std")]
-    table = TableData(title, bench_caption(record, comparison["primary_metric"]), columns, [], raw_columns, [],
-                      numeric_from=1)
+    table = TableData(
+        title, bench_caption(record, comparison["primary_metric"]), columns, [], raw_columns, [], numeric_from=1
+    )
     for entry in agg:
-        table.rows.append([entry["strategy"], str(entry["trials"])]
-                          + [_cell(*entry[m.key], m.show) for m in METRICS])
+        table.rows.append([entry["strategy"], str(entry["trials"])] + [_cell(*entry[m.key], m.show) for m in METRICS])
         table.raw_rows.append([entry["strategy"], entry["trials"]] + [v for m in METRICS for v in entry[m.key]])
     for j, m in enumerate(METRICS):
         if m.key in (comparison["primary_metric"], "search_seconds"):
@@ -241,23 +261,49 @@ STAT_KEYS = ("n", "mean", "std", "ci_low", "ci_high", "best", "best_seed", "wors
 def statistics_table(comparison: Mapping[str, Any]) -> TableData:
     """Per strategy and compared metric: n, mean, std, 95 % interval, best and worst seed."""
     shows = {m.key: m for m in METRICS}
-    table = TableData("Per strategy (95 % t interval of the mean)", [],
-                      ["strategy", "metric", "n", "mean", "std", "95% CI", "best (seed)", "worst (seed)"], [],
-                      ["strategy", "metric", *STAT_KEYS], [], numeric_from=2)
+    table = TableData(
+        "Per strategy (95 % t interval of the mean)",
+        [],
+        ["strategy", "metric", "n", "mean", "std", "95% CI", "best (seed)", "worst (seed)"],
+        [],
+        ["strategy", "metric", *STAT_KEYS],
+        [],
+        numeric_from=2,
+    )
     for entry in comparison["strategies"]:
         for metric in (comparison["primary_metric"], "search_seconds"):
             st, show = entry[metric], shows[metric].show
             interval = f"[{show(st['ci_low'])}, {show(st['ci_high'])}]" if st["ci_low"] is not None else "—"
-            table.rows.append([entry["strategy"], shows[metric].label, str(st["n"]), _cell(st["mean"], None, show),
-                               _cell(st["std"], None, show), interval,
-                               f"{_cell(st['best'], None, show)} ({st['best_seed']})" if st["n"] else "—",
-                               f"{_cell(st['worst'], None, show)} ({st['worst_seed']})" if st["n"] else "—"])
+            table.rows.append(
+                [
+                    entry["strategy"],
+                    shows[metric].label,
+                    str(st["n"]),
+                    _cell(st["mean"], None, show),
+                    _cell(st["std"], None, show),
+                    interval,
+                    f"{_cell(st['best'], None, show)} ({st['best_seed']})" if st["n"] else "—",
+                    f"{_cell(st['worst'], None, show)} ({st['worst_seed']})" if st["n"] else "—",
+                ]
+            )
             table.raw_rows.append([entry["strategy"], metric] + [st[k] for k in STAT_KEYS])
     return table
 
 
-PAIR_KEYS = ("a", "b", "metric", "mean_diff", "ci_low", "ci_high", "test", "p", "p_holm", "winner", "seeds_needed",
-             "verdict")
+PAIR_KEYS = (
+    "a",
+    "b",
+    "metric",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "test",
+    "p",
+    "p_holm",
+    "winner",
+    "seeds_needed",
+    "verdict",
+)
 
 
 def _p(value: float | None) -> str:
@@ -267,16 +313,35 @@ def _p(value: float | None) -> str:
 def pairs_table(comparison: Mapping[str, Any]) -> TableData:
     """Every pair on every compared metric: difference a - b, its interval, the test, p, Holm's p, verdict."""
     shows = {m.key: m for m in METRICS}
-    caption = [f"difference a - b with its 95 % interval; p two-sided, Holm-adjusted across the pairs of each metric; "
-               f"seeds needed: {comparison['power_method']}."]
-    table = TableData("Comparisons", caption, ["a − b", "metric", "mean diff", "95% CI", "test", "p", "p (Holm)",
-                                               "verdict"], [], list(PAIR_KEYS), [], numeric_from=2, text_from=7)
+    caption = [
+        f"difference a - b with its 95 % interval; p two-sided, Holm-adjusted across the pairs of each metric; "
+        f"seeds needed: {comparison['power_method']}."
+    ]
+    table = TableData(
+        "Comparisons",
+        caption,
+        ["a − b", "metric", "mean diff", "95% CI", "test", "p", "p (Holm)", "verdict"],
+        [],
+        list(PAIR_KEYS),
+        [],
+        numeric_from=2,
+        text_from=7,
+    )
     for pair in comparison["pairs"]:
         show = shows[pair["metric"]].show
         interval = f"[{show(pair['ci_low'])}, {show(pair['ci_high'])}]" if pair["ci_low"] is not None else "—"
-        table.rows.append([f"{pair['a']} − {pair['b']}", shows[pair["metric"]].label,
-                           _cell(pair["mean_diff"], None, show), interval, pair["test"] or "—", _p(pair["p"]),
-                           _p(pair["p_holm"]), pair["verdict"]])
+        table.rows.append(
+            [
+                f"{pair['a']} − {pair['b']}",
+                shows[pair["metric"]].label,
+                _cell(pair["mean_diff"], None, show),
+                interval,
+                pair["test"] or "—",
+                _p(pair["p"]),
+                _p(pair["p_holm"]),
+                pair["verdict"],
+            ]
+        )
         table.raw_rows.append([pair[k] for k in PAIR_KEYS])
     for i, pair in enumerate(comparison["pairs"]):
         if pair["winner"]:
@@ -289,15 +354,31 @@ def decision_table(comparison: Mapping[str, Any]) -> TableData | None:
     entries = [e for e in comparison["strategies"] if e["decision"]]
     if not entries:
         return None
-    caption = [f"mean over seeds; near ties: decisions whose top two choices are within {NEAR_TIE_MARGIN} in "
-               "probability; skip share: probability mass on skip choices; samples: feedback each decision learned from."]
-    table = TableData("How decided the searches were", caption,
-                      ["strategy", "entropy (max)", "near ties %", "skip share %", "samples", "choices"], [],
-                      ["strategy", *DECISION_MEANS], [], numeric_from=1)
+    caption = [
+        f"mean over seeds; near ties: decisions whose top two choices are within {NEAR_TIE_MARGIN} in "
+        "probability; skip share: probability mass on skip choices; samples: feedback each decision learned from."
+    ]
+    table = TableData(
+        "How decided the searches were",
+        caption,
+        ["strategy", "entropy (max)", "near ties %", "skip share %", "samples", "choices"],
+        [],
+        ["strategy", *DECISION_MEANS],
+        [],
+        numeric_from=1,
+    )
     for entry in entries:
         d = entry["decision"]
-        table.rows.append([entry["strategy"], f"{d['entropy']:.3f} ({d['entropy_max']:.3f})", _pct(d["near_ties"]),
-                           _pct(d["skip_share"]), _plain(d["samples"]), _plain(d["choices"])])
+        table.rows.append(
+            [
+                entry["strategy"],
+                f"{d['entropy']:.3f} ({d['entropy_max']:.3f})",
+                _pct(d["near_ties"]),
+                _pct(d["skip_share"]),
+                _plain(d["samples"]),
+                _plain(d["choices"]),
+            ]
+        )
         table.raw_rows.append([entry["strategy"]] + [d[k] for k in DECISION_MEANS])
     return table
 
@@ -309,22 +390,28 @@ def front_note(front: Mapping[str, Any] | None) -> list[str]:
     cost, accuracy = front["cost"], front["accuracy"]
     points = ", ".join(f"{t['trial']} ({t[cost]:.2f} ms, {100 * t[accuracy]:.2f} %)" for t in front["trials"])
     what = "retrained test acc" if accuracy == "retrain_test_accuracy" else "val acc"
-    return [f"Pareto front of {what} against measured latency (no other trial is both faster and more accurate): "
-            f"{points}."]
+    return [
+        f"Pareto front of {what} against measured latency (no other trial is both faster and more accurate): {points}."
+    ]
 
 
-def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | None,
-                     front: Mapping[str, Any] | None = None) -> list[str]:
+def comparison_notes(
+    comparison: Mapping[str, Any], plots: Mapping[str, Any] | None, front: Mapping[str, Any] | None = None
+) -> list[str]:
     """Warnings, Kendall's tau of supernet vs stand-alone accuracy, the Pareto front, and the drawings' paths."""
     notes = [f"Warning: {w}" for w in comparison["warnings"]]
     agreement = comparison.get("supernet_vs_standalone")
     if agreement:
         if agreement["tau"] is None:
-            notes.append(f"Supernet vs stand-alone: Kendall τ undefined over {agreement['n']} trial(s) "
-                         "(fewer than two, or a constant accuracy).")
+            notes.append(
+                f"Supernet vs stand-alone: Kendall τ undefined over {agreement['n']} trial(s) "
+                "(fewer than two, or a constant accuracy)."
+            )
         else:
-            notes.append(f"Supernet vs stand-alone: Kendall τ-b = {agreement['tau']:.3f} (p = {agreement['p']:.3g}) "
-                         f"between supernet val acc and retrained test acc over {agreement['n']} trials.")
+            notes.append(
+                f"Supernet vs stand-alone: Kendall τ-b = {agreement['tau']:.3f} (p = {agreement['p']:.3g}) "
+                f"between supernet val acc and retrained test acc over {agreement['n']} trials."
+            )
     notes += front_note(front)
     if plots:
         notes.append(f"Curves: {plots['curves']}")
@@ -335,9 +422,24 @@ def comparison_notes(comparison: Mapping[str, Any], plots: Mapping[str, Any] | N
 
 
 TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", _pct))
-TRIAL_KEYS = ("strategy", "seed", "val_accuracy", "retrain_test_accuracy", "params", "flops", "latency_ms",
-              "predicted_latency_ms", "latency_error", "search_seconds", "selection_seconds", "epochs",
-              "images_per_second", "peak_memory_bytes", "entropy", "near_ties")
+TRIAL_KEYS = (
+    "strategy",
+    "seed",
+    "val_accuracy",
+    "retrain_test_accuracy",
+    "params",
+    "flops",
+    "latency_ms",
+    "predicted_latency_ms",
+    "latency_error",
+    "search_seconds",
+    "selection_seconds",
+    "epochs",
+    "images_per_second",
+    "peak_memory_bytes",
+    "entropy",
+    "near_ties",
+)
 
 
 def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:
@@ -345,11 +447,20 @@ def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     shows = {m.key: m for m in TRIAL_METRICS}
     columns = [shows[k].label if k in shows else k for k in TRIAL_KEYS]
     raw_columns = list(TRIAL_KEYS) + ["trial", "arch"]
-    table = TableData("nasframe bench trials", bench_caption(record, primary_metric(rows))[:1], columns, [],
-                      raw_columns, [], numeric_from=1)
+    table = TableData(
+        "nasframe bench trials",
+        bench_caption(record, primary_metric(rows))[:1],
+        columns,
+        [],
+        raw_columns,
+        [],
+        numeric_from=1,
+    )
     for r in rows:
-        table.rows.append([str(r.get("strategy")), str(r.get("seed"))]
-                          + [_cell(r.get(k), None, shows[k].show) for k in TRIAL_KEYS[2:]])
+        table.rows.append(
+            [str(r.get("strategy")), str(r.get("seed"))]
+            + [_cell(r.get(k), None, shows[k].show) for k in TRIAL_KEYS[2:]]
+        )
         table.raw_rows.append([r.get(k) for k in TRIAL_KEYS] + [r.get("trial"), json.dumps(r.get("arch"))])
     return table
 
@@ -369,8 +480,9 @@ class Report:
     data: dict[str, Any]
 
 
-def bench_report(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                 plots: Mapping[str, Any] | None = None) -> Report:
+def bench_report(
+    record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], plots: Mapping[str, Any] | None = None
+) -> Report:
     """The bench's tables, verdicts and warnings; ``plots`` names drawings written beside it."""
     strategies = list(record.get("settings", {}).get("strategies", []))
     strategies += sorted({r["strategy"] for r in rows} - set(strategies))
@@ -384,9 +496,17 @@ def bench_report(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
         entry["trials"] = means[entry["strategy"]]["trials"]
         entry["metrics"] = {m.key: dict(zip(("mean", "std"), means[entry["strategy"]][m.key])) for m in METRICS}
     front = bench_front(rows)
-    data = {"kind": "bench", "title": tables[0].title, "settings": record.get("settings", {}),
-            "budget": record.get("budget"), "protocol": record.get("protocol"), "trials": len(rows), **comparison,
-            "pareto": front, "plots": dict(plots) if plots else None}
+    data = {
+        "kind": "bench",
+        "title": tables[0].title,
+        "settings": record.get("settings", {}),
+        "budget": record.get("budget"),
+        "protocol": record.get("protocol"),
+        "trials": len(rows),
+        **comparison,
+        "pareto": front,
+        "plots": dict(plots) if plots else None,
+    }
     return Report(tables, comparison_notes(comparison, plots, front), data)
 
 

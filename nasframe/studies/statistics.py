@@ -18,6 +18,7 @@ For every metric compared (the primary accuracy and the search seconds):
 Zero variance is a value, not a crash: equal values give p = 1 (no difference) or p = 0 (the same
 nonzero difference on every seed), and an interval of width zero. One seed: no comparison possible.
 """
+
 from __future__ import annotations
 
 import math
@@ -98,8 +99,9 @@ def strategy_stats(strategy: str, by_seed: Mapping[int, float], better: str) -> 
         low, high = mean - half, mean + half
     order = sorted(by_seed, key=lambda seed: (by_seed[seed], seed))
     best_seed, worst_seed = (order[-1], order[0]) if better == "higher" else (order[0], order[-1])
-    return StrategyStats(strategy, len(values), mean, std, low, high, by_seed[best_seed], best_seed,
-                         by_seed[worst_seed], worst_seed)
+    return StrategyStats(
+        strategy, len(values), mean, std, low, high, by_seed[best_seed], best_seed, by_seed[worst_seed], worst_seed
+    )
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,9 @@ def t_test_power(n: int, effect: float, df: float) -> float:
     return 1.0 if math.isnan(power) else power  # scipy's nct gives up only far out in the tail, where power is ~1
 
 
-def seeds_needed(mean_diff: float, sd: float | None = None, sd_a: float | None = None,
-                 sd_b: float | None = None) -> int | None:
+def seeds_needed(
+    mean_diff: float, sd: float | None = None, sd_a: float | None = None, sd_b: float | None = None
+) -> int | None:
     """Seeds per strategy for POWER power at ALPHA if the true difference were ``mean_diff``.
 
     Paired: ``sd`` of the per-seed differences, ``effect = |diff| / sd``, ``df = n - 1``. Welch:
@@ -207,16 +210,20 @@ def _seeds_text(n: int | None) -> str:
         return "no difference was observed, so no number of seeds would resolve one"
     if n > MAX_SEEDS:
         return f"resolving a difference this small would take more than {MAX_SEEDS:,} seeds per strategy"
-    return (f"about {n} seeds per strategy would resolve a difference of this size "
-            f"({POWER:.0%} power, alpha {ALPHA})")
+    return f"about {n} seeds per strategy would resolve a difference of this size ({POWER:.0%} power, alpha {ALPHA})"
 
 
-def compare(a: str, b: str, va: Mapping[int, float], vb: Mapping[int, float]) -> tuple[TestResult | None, int | None, str]:
+def compare(
+    a: str, b: str, va: Mapping[int, float], vb: Mapping[int, float]
+) -> tuple[TestResult | None, int | None, str]:
     """The uncorrected test of a - b, the seeds needed, and why there is no test (if there is none)."""
     few = [name for name, values in ((a, va), (b, vb)) if len(values) < 2]
     if few:
-        return None, None, f"no comparison possible: {' and '.join(few)} {'has' if len(few) == 1 else 'have'} " \
-                           "fewer than two seeds"
+        return (
+            None,
+            None,
+            f"no comparison possible: {' and '.join(few)} {'has' if len(few) == 1 else 'have'} fewer than two seeds",
+        )
     if set(va) == set(vb):
         seeds = sorted(va)
         result = paired_test([va[s] for s in seeds], [vb[s] for s in seeds])
@@ -227,8 +234,9 @@ def compare(a: str, b: str, va: Mapping[int, float], vb: Mapping[int, float]) ->
     return result, seeds_needed(result.mean_diff, sd_a=sample_std(xa), sd_b=sample_std(xb)), ""
 
 
-def compare_all(values: Mapping[str, Mapping[int, float]], metric: str, better: str,
-                better_word: str) -> tuple[list[StrategyStats], list[PairComparison]]:
+def compare_all(
+    values: Mapping[str, Mapping[int, float]], metric: str, better: str, better_word: str
+) -> tuple[list[StrategyStats], list[PairComparison]]:
     """Per-strategy stats and every pair (in ``values`` order) on one metric, Holm-adjusted across the pairs.
 
     ``values``: strategy -> seed -> value; ``better``: ``higher`` or ``lower``; ``better_word`` names a
@@ -238,7 +246,7 @@ def compare_all(values: Mapping[str, Mapping[int, float]], metric: str, better: 
     per_strategy = [strategy_stats(name, values[name], better) for name in names]
     tested = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             tested.append((a, b, *compare(a, b, values[a], values[b])))
     adjusted = iter(holm([r.p for _, _, r, _, _ in tested if r is not None]))
     pairs = []
@@ -254,8 +262,22 @@ def compare_all(values: Mapping[str, Mapping[int, float]], metric: str, better: 
             verdict = f"{winner} {better_word} than {loser} (Holm-adjusted p = {p_holm:.3g})"
         else:
             verdict = f"within noise at this budget (Holm-adjusted p = {p_holm:.3g}); {_seeds_text(needed)}"
-        pairs.append(PairComparison(a, b, metric, result.mean_diff, result.ci_low, result.ci_high, result.p,
-                                    p_holm, result.test, verdict, winner, needed))
+        pairs.append(
+            PairComparison(
+                a,
+                b,
+                metric,
+                result.mean_diff,
+                result.ci_low,
+                result.ci_high,
+                result.p,
+                p_holm,
+                result.test,
+                verdict,
+                winner,
+                needed,
+            )
+        )
     return per_strategy, pairs
 
 

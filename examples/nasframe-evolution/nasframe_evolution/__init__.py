@@ -3,6 +3,7 @@
 The ``nasframe`` entry point names this module; nasframe registers it with pluggy and calls its
 hooks. It imports only the public ``nasframe`` API.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ A genome is the list of choice indices of an architecture, one per decision in
 Every genome in the population is *derivable* (a member of what ``space.derive`` returns, e.g. a
 DARTS genotype with exactly two inputs per node), so any of them can be the final architecture.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -161,8 +162,7 @@ class RegularizedEvolution(nasframe.Strategy):
             for entry in state[key]:
                 if len(entry[0]) != size:
                     raise nasframe.CheckpointError(
-                        f"evolution state {key!r} holds a genome of {len(entry[0])} decisions; "
-                        f"this space has {size}"
+                        f"evolution state {key!r} holds a genome of {len(entry[0])} decisions; this space has {size}"
                     )
         self.population = [[[int(i) for i in g], float(a)] for g, a in state["population"]]
         self.history = [[[int(i) for i in g], float(a), int(e)] for g, a, e in state["history"]]

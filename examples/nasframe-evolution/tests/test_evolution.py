@@ -1,4 +1,5 @@
 """How a plugin tests itself with ``nasframe.testing``: run ``pip install -e . && pytest`` here."""
+
 import pytest
 
 from nasframe.testing import tiny_search

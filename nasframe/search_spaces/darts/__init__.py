@@ -5,6 +5,7 @@ genotype <-> Arch, arch.json, ``derive``), ``supernet`` (the search network), ``
 evaluation network). Shipped genotypes (``nasframe train --arch NAME``): ``genotypes/*.json``, each
 with the paper and code it comes from.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -58,16 +59,27 @@ class DartsSpace(SearchSpace):
     name = "darts"
     published_dir = GENOTYPES_DIR
     keys = (
-        Key("channels", 16, "initial channels C (even: FactorizedReduce halves it)", low=2, high=1024, rule=_even,
-            allowed_text="an even integer from 2 to 1024"),
+        Key(
+            "channels",
+            16,
+            "initial channels C (even: FactorizedReduce halves it)",
+            low=2,
+            high=1024,
+            rule=_even,
+            allowed_text="an even integer from 2 to 1024",
+        ),
         Key("layers", 8, "cells in the network", low=1, high=100),
         Key("nodes", 4, "intermediate nodes per cell", low=1, high=12),
         Key("stem_multiplier", 3, "stem channels = stem_multiplier * C", low=1, high=16),
         Key("auxiliary", True, "auxiliary head when training from scratch"),
         Key("auxiliary_weight", 0.4, "weight of the auxiliary loss", low=0),
         Key("drop_path", 0.2, "drop-path probability at the end of training from scratch", low=0, high=1),
-        Key("variant", "auto", "cifar (NetworkCIFAR), imagenet (NetworkImageNet), auto: by the data set",
-            choices=("auto", *VARIANTS)),
+        Key(
+            "variant",
+            "auto",
+            "cifar (NetworkCIFAR), imagenet (NetworkImageNet), auto: by the data set",
+            choices=("auto", *VARIANTS),
+        ),
         Key("pool_bn", False, "BatchNorm after the pooling choices (MdeNAS's network)"),
     )
     presets = {
@@ -153,15 +165,24 @@ class DartsSpace(SearchSpace):
 
     def _network_size(self) -> dict[str, int | str]:
         """What the supernet and the child share: variant, cells, channels, nodes, classes."""
-        return {"C": self.channels, "layers": self.layers, "nodes": self.nodes, "stem_multiplier": self.stem_multiplier,
-                "num_classes": self.data.num_classes, "in_channels": self.data.channels, "variant": self.variant}
+        return {
+            "C": self.channels,
+            "layers": self.layers,
+            "nodes": self.nodes,
+            "stem_multiplier": self.stem_multiplier,
+            "num_classes": self.data.num_classes,
+            "in_channels": self.data.channels,
+            "variant": self.variant,
+        }
 
     def build_supernet(self) -> SearchNetwork:
         return SearchNetwork(**self._network_size())
 
     def build_child(self, arch: Arch) -> ChildNetwork:
         self.check_arch(arch)
-        return ChildNetwork(arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size())
+        return ChildNetwork(
+            arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size()
+        )
 
     def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
         """Per edge the best op but none, per node its two best edges (DARTS); ties drawn from the search's seeded generator."""

@@ -6,6 +6,7 @@ Each node sums its non-``none`` edges: exactly two for a genotype, any number fo
 ``model.py``, which the published parameter counts assume). Drop-path hits every op except the identity, in
 training mode, with probability ``model.drop_path_prob`` (the trainer sets it each epoch).
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -122,13 +123,12 @@ class ChildNetwork(nn.Module):
         self.stem, self.stem1 = stems(variant, in_channels, C, stem_multiplier)
         plan = cell_plan(variant, C, layers, nodes, stem_multiplier)
         self.cells = nn.ModuleList(
-            ChildCell(pairs[CELL_TYPES[s.reduction]], s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev,
-                      pool_bn)
+            ChildCell(
+                pairs[CELL_TYPES[s.reduction]], s.C_prev_prev, s.C_prev, s.C, s.reduction, s.reduction_prev, pool_bn
+            )
             for s in plan
         )
-        self.auxiliary_head = (
-            AuxiliaryHead(plan[self.aux_position].C_out, num_classes, variant) if auxiliary else None
-        )
+        self.auxiliary_head = AuxiliaryHead(plan[self.aux_position].C_out, num_classes, variant) if auxiliary else None
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(plan[-1].C_out, num_classes)
 

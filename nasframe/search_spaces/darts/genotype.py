@@ -11,6 +11,7 @@ of a node's two pairs (DARTS lists the higher-scoring edge first) is kept in the
 order; ``arch_to_json`` and the child network read them back in that order. A dict rebuilt in
 decision order (``SearchSpace.check_arch``) loses only that order, never the architecture.
 """
+
 from __future__ import annotations
 
 import json
@@ -130,9 +131,7 @@ def _cell_items(value: Any, cell: str, nodes: int) -> list[Any]:
     """The flat list of pairs of one cell, from the flat (8 pairs) or nested (4 nodes x 2) form."""
     if not isinstance(value, (list, tuple)):
         raise ArchError(f"{cell} cell: expected a list of [op, input] pairs, got {type(value).__name__}")
-    nested = len(value) == nodes and all(
-        isinstance(node, (list, tuple)) and not _is_pair(node) for node in value
-    )
+    nested = len(value) == nodes and all(isinstance(node, (list, tuple)) and not _is_pair(node) for node in value)
     if nested:
         items: list[Any] = []
         for node, node_pairs in enumerate(value):
@@ -142,8 +141,7 @@ def _cell_items(value: Any, cell: str, nodes: int) -> list[Any]:
         return items
     if len(value) != 2 * nodes:
         raise ArchError(
-            f"{cell} cell: has {len(value)} pairs, expected {2 * nodes} [op, input] pairs "
-            f"(or {nodes} nodes of 2 pairs)"
+            f"{cell} cell: has {len(value)} pairs, expected {2 * nodes} [op, input] pairs (or {nodes} nodes of 2 pairs)"
         )
     return list(value)
 
@@ -230,17 +228,49 @@ def _genotype(normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int
 
 
 DARTS_V1 = _genotype(
-    [("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
-     ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)],
-    [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
-     ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)],
+    [
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 2),
+    ],
+    [
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("avg_pool_3x3", 0),
+    ],
 )
 """DARTS (first order) genotype of the DARTS paper's code, in arch.json form."""
 
 DARTS_V2 = _genotype(
-    [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-     ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
-    [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-     ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    [
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+    ],
+    [
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ],
 )
 """DARTS (second order) genotype of the DARTS paper's code, in arch.json form."""

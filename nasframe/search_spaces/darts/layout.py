@@ -5,6 +5,7 @@ both inputs of the first cell) and ``imagenet`` (NetworkImageNet: two stride-2 3
 then C, and a third stride-2 conv, so that 224x224 reaches the first cell at 28x28; the first cell
 reduces its first input as if the cell before it were a reduction).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ def stems(variant: str, in_channels: int, C: int, stem_multiplier: int) -> tuple
         nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
         nn.BatchNorm2d(C),
     )
-    stem1 = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C))
+    stem1 = nn.Sequential(
+        nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C)
+    )
     return stem0, stem1
 
 

@@ -1,5 +1,6 @@
 """The DARTS edge choices and the cells' preprocessing, built from the shared ``nasframe.layers`` ops
 (docs/algorithms.md#edge-choices)."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -52,5 +53,3 @@ def make_op(name: str, C: int, stride: int, affine: bool, pool_bn: bool) -> Op:
     if name == "dil_conv_5x5":
         return DilConv(C, 5, stride, affine)
     raise ValueError(f"unknown DARTS op {name!r}; valid: {', '.join(CHOICES)}")
-
-

@@ -15,6 +15,7 @@
   Finding the exact zeros reads the weights on the host once per forward.
 On CPU the network runs in channels-last memory format (``cpu_channels_last``), markedly faster there.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -93,7 +94,11 @@ class SearchCell(nn.Module):
         return s1.new_zeros(n, self.C, h, w)
 
     def forward(
-        self, s0: torch.Tensor, s1: torch.Tensor, choice: Sequence[int], gates: torch.Tensor | None = None,
+        self,
+        s0: torch.Tensor,
+        s1: torch.Tensor,
+        choice: Sequence[int],
+        gates: torch.Tensor | None = None,
         probe: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """Single path: ``choice`` holds this cell type's choice index per edge, ``gates`` its gate(s), ``probe`` a second choice."""
@@ -211,7 +216,9 @@ class SearchNetwork(Supernet):
     def _forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         E = self.num_edges
         if tuple(weights.shape) != (2 * E, NUM_CHOICES):
-            raise ArchError(f"relaxed darts weights must have shape [{2 * E}, {NUM_CHOICES}], got {list(weights.shape)}")
+            raise ArchError(
+                f"relaxed darts weights must have shape [{2 * E}, {NUM_CHOICES}], got {list(weights.shape)}"
+            )
         # On CPU, one host read finds the exact zeros to skip; on CUDA that read would stall the device
         # every step, so every op but `none` runs there (a zero weight still contributes nothing).
         if weights.is_cuda:
@@ -230,7 +237,7 @@ class SearchNetwork(Supernet):
             if key not in per_channel:  # each weight repeated over the cell's channels, for BatchNorm
                 wc = per_type[t].unsqueeze(-1).expand(-1, -1, cell.C).contiguous()
                 per_channel[key] = [row.unbind(0) for row in wc.unbind(0)]
-            a = active[t * E:(t + 1) * E]
+            a = active[t * E : (t + 1) * E]
             s0, s1 = s1, cell.forward_mixed(s0, s1, a, scalars[t], per_channel[key])
         return s1
 

@@ -1,4 +1,5 @@
 """The MBConv search space (docs/algorithms.md#mbconv-space), registered as a plugin like any third-party space."""
+
 from __future__ import annotations
 
 import nasframe

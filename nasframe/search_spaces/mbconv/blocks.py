@@ -1,4 +1,5 @@
 """The MBConv space's block choices and its initialisation; the block itself is ``nasframe.layers.MBConv``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

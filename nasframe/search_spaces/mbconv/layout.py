@@ -1,4 +1,5 @@
 """The backbones (skeletons) of the MBConv space: where the searchable blocks sit, their widths and strides."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ class Skeleton:
 
 SKELETONS = {
     # ProxylessNAS's released GPU net with its zero layers dropped (docs/reproduce.md cites the config).
-    "gpu": Skeleton(40, None, ((24, 1, 1), (32, 1, 2), (56, 2, 2), (112, 2, 2), (128, 3, 1), (256, 4, 2),
-                               (432, 1, 1)), 1728, 1e-3),
+    "gpu": Skeleton(
+        40, None, ((24, 1, 1), (32, 1, 2), (56, 2, 2), (112, 2, 2), (128, 3, 1), (256, 4, 2), (432, 1, 1)), 1728, 1e-3
+    ),
     # ProxylessNAS's released CPU net with its two zero layers (in the 88-wide stage) dropped.
-    "cpu": Skeleton(40, None, ((24, 1, 1), (32, 4, 2), (48, 4, 2), (88, 2, 2), (104, 4, 1), (216, 4, 2),
-                               (360, 1, 1)), 1432, 1e-3),
+    "cpu": Skeleton(
+        40, None, ((24, 1, 1), (32, 4, 2), (48, 4, 2), (88, 2, 2), (104, 4, 1), (216, 4, 2), (360, 1, 1)), 1432, 1e-3
+    ),
     # ProxylessNAS's search backbone: 21 searchable blocks after a fixed 16-wide first block.
     "search": Skeleton(32, 16, ((24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2), (320, 1, 1)), 1280, 1e-5),
 }

@@ -1,4 +1,5 @@
 """The child network of one architecture and the weight-sharing supernet over all of them."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -50,9 +51,7 @@ class MBConvNet(_Backbone):
         super().__init__(layout, num_classes, in_channels)
         if len(choices) != len(layout.blocks):
             raise ValueError(f"expected {len(layout.blocks)} block choices, got {len(choices)}")
-        self.blocks = nn.Sequential(
-            *(make_block(spec, c) for spec, c in zip(layout.blocks, choices) if not c.is_skip)
-        )
+        self.blocks = nn.Sequential(*(make_block(spec, c) for spec, c in zip(layout.blocks, choices) if not c.is_skip))
         init_weights(self, layout.bn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +68,11 @@ class MBConvSupernet(_Backbone, Supernet):
     """
 
     def __init__(
-        self, layout: Layout, choices: Sequence[Sequence[Choice]], names: Sequence[str], num_classes: int,
+        self,
+        layout: Layout,
+        choices: Sequence[Sequence[Choice]],
+        names: Sequence[str],
+        num_classes: int,
         in_channels: int = 3,
     ) -> None:
         super().__init__(layout, num_classes, in_channels)

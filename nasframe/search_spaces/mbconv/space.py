@@ -1,4 +1,5 @@
 """The MBConv search space of MdeNAS and ProxylessNAS: which MBConv block at each position of a skeleton."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,34 +43,63 @@ class MBConvSpace(SearchSpace):
     name = "mbconv"
     published_dir = Path(__file__).with_name("archs")
     keys = (
-        Key("skeleton", "gpu", "gpu (ProxylessNAS-GPU, 14 searched blocks), cpu (20), search (the 21-block backbone)",
-            choices=tuple(SKELETONS)),
-        Key("variant", "auto", "cifar (32x32, stride 8), imagenet (224x224, stride 32), auto: by the data set",
-            choices=("auto", *VARIANTS)),
-        Key("choices", "mdenas", "block choices: mdenas ({3,5,7} x {1,3,6}) or proxyless (+ skip)",
-            choices=tuple(CHOICE_SETS)),
+        Key(
+            "skeleton",
+            "gpu",
+            "gpu (ProxylessNAS-GPU, 14 searched blocks), cpu (20), search (the 21-block backbone)",
+            choices=tuple(SKELETONS),
+        ),
+        Key(
+            "variant",
+            "auto",
+            "cifar (32x32, stride 8), imagenet (224x224, stride 32), auto: by the data set",
+            choices=("auto", *VARIANTS),
+        ),
+        Key(
+            "choices",
+            "mdenas",
+            "block choices: mdenas ({3,5,7} x {1,3,6}) or proxyless (+ skip)",
+            choices=tuple(CHOICE_SETS),
+        ),
         Key("width_mult", 1.0, "scales every width (rounded to a multiple of 8)", low=0, low_open=True, high=16),
     )
     presets = {
         "paper": {
-            "train.batch_size": 512, "train.epochs": 100, "train.lr_min": 0.0, "data.val_size": 5000,
-            "data.mean": 0.5, "data.std": 0.5,
+            "train.batch_size": 512,
+            "train.epochs": 100,
+            "train.lr_min": 0.0,
+            "data.val_size": 5000,
+            "data.mean": 0.5,
+            "data.std": 0.5,
         },
         "tiny": {
-            "space.width_mult": 0.25, "train.batch_size": 32, "train.epochs": 2, "data.limit": 600,
+            "space.width_mult": 0.25,
+            "train.batch_size": 32,
+            "train.epochs": 2,
+            "data.limit": 600,
             "data.val_size": 0.5,
         },
     }
     train_presets = {
         "paper": {"train.batch_size": 96, "train.epochs": 300, "train.lr_min": 0.0},
         "paper/imagenet": {  # MdeNAS's ImageNet training, DARTS's recipe: SGD 0.1 x0.97 per epoch, smoothing 0.1
-            "train.batch_size": 128, "train.epochs": 250, "train.lr": 0.1, "train.schedule": "exponential",
-            "train.gamma": 0.97, "train.weight_decay": 3e-5, "train.label_smoothing": 0.1, "data.mean": None,
+            "train.batch_size": 128,
+            "train.epochs": 250,
+            "train.lr": 0.1,
+            "train.schedule": "exponential",
+            "train.gamma": 0.97,
+            "train.weight_decay": 3e-5,
+            "train.label_smoothing": 0.1,
+            "data.mean": None,
             "data.std": None,
         },
         "tiny": {
-            "space.width_mult": 0.25, "train.batch_size": 64, "train.epochs": 1, "train.lr": 0.05,
-            "data.limit": 2000, "data.test_limit": 500,
+            "space.width_mult": 0.25,
+            "train.batch_size": 64,
+            "train.epochs": 1,
+            "train.lr": 0.05,
+            "data.limit": 2000,
+            "data.test_limit": 500,
         },
     }
 
@@ -103,7 +133,10 @@ class MBConvSpace(SearchSpace):
 
     def build_supernet(self) -> MBConvSupernet:
         return MBConvSupernet(
-            self.layout, self.block_choices, [d.name for d in self._decisions], self.data.num_classes,
+            self.layout,
+            self.block_choices,
+            [d.name for d in self._decisions],
+            self.data.num_classes,
             self.data.channels,
         )
 
@@ -116,8 +149,9 @@ class MBConvSpace(SearchSpace):
         The cut of ProxylessNAS's latency lookup table: blocks run one after another, so their
         latencies add up; ``skip`` adds nothing (a child network leaves a skipped block out).
         """
-        net = MBConvNet(self.layout, [position[0] for position in self.block_choices], self.data.num_classes,
-                        self.data.channels).eval()
+        net = MBConvNet(
+            self.layout, [position[0] for position in self.block_choices], self.data.num_classes, self.data.channels
+        ).eval()
         shape = (self.data.channels, self.data.image_size, self.data.image_size)
         fixed = [Block(nn.Sequential(net.stem, net.first), shape)]
         choices = []
@@ -146,14 +180,21 @@ class MBConvSpace(SearchSpace):
         blocks: list[Any] = [
             "skip" if c.is_skip else {"kernel": c.kernel, "expand": c.expand} for c in self.chosen(arch)
         ]
-        return {"space": self.name, "skeleton": self.skeleton, "variant": self.variant, "choices": self.choice_set,
-                "blocks": blocks}
+        return {
+            "space": self.name,
+            "skeleton": self.skeleton,
+            "variant": self.variant,
+            "choices": self.choice_set,
+            "blocks": blocks,
+        }
 
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
         """An arch needs its skeleton, and a proxyless arch the proxyless choice set (``skip``, expand 3/6 only)."""
-        wanted = {"space.skeleton": (obj.get("skeleton", LEGACY_SKELETON), SKELETONS),
-                  "space.choices": (obj.get("choices"), CHOICE_SETS)}
+        wanted = {
+            "space.skeleton": (obj.get("skeleton", LEGACY_SKELETON), SKELETONS),
+            "space.choices": (obj.get("choices"), CHOICE_SETS),
+        }
         # a value this space does not know stays out: arch_from_json then names it as the arch.json's fault
         return {key: value for key, (value, known) in wanted.items() if isinstance(value, str) and value in known}
 
@@ -186,7 +227,9 @@ class MBConvSpace(SearchSpace):
             raise ArchError(f"arch.json has {len(blocks)} blocks; the mbconv {self.skeleton} skeleton has {n}")
         hint = ""
         if obj.get("choices", self.choice_set) != self.choice_set:
-            hint = f" (arch.json was written with choices {obj['choices']!r}: pass --set space.choices={obj['choices']})"
+            hint = (
+                f" (arch.json was written with choices {obj['choices']!r}: pass --set space.choices={obj['choices']})"
+            )
         arch: Arch = {}
         for i, (entry, d, position) in enumerate(zip(blocks, self._decisions, self.block_choices)):
             where = f"block {i + 1} ({d.name}, blocks[{i}])"
@@ -198,11 +241,12 @@ class MBConvSpace(SearchSpace):
                     raise ArchError(f"{where}: kernel and expand must be integers, got {k!r} and {e!r}")
                 choice = Choice(k, e)
             else:
-                raise ArchError(f"{where}: expected {{\"kernel\": k, \"expand\": e}} or \"skip\", got {entry!r}")
+                raise ArchError(f'{where}: expected {{"kernel": k, "expand": e}} or "skip", got {entry!r}')
             if choice not in position:
                 if choice.is_skip:
                     why = (
-                        f"the {self.choice_set} choice set has no skip" if self.choice_set == "mdenas"
+                        f"the {self.choice_set} choice set has no skip"
+                        if self.choice_set == "mdenas"
                         else "only stride-1 blocks whose input and output widths match can be skipped"
                     )
                     raise ArchError(f"{where} cannot be 'skip': {why}{hint}")
