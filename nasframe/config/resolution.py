@@ -67,6 +67,11 @@ def resolve(
         # a strategy paper's cell count means nothing to a space without cells
         own = {k: v for k, v in own.items() if not k.startswith("space.") or k in schema.keys}
         schema.apply(config, own, f"the {strategy_cls.name} strategy's {preset} preset")
+        # the space's recipe for this strategy (a benchmark's released search scripts); a comparison keeps its strategy.* keys
+        pair = {k: v for k, v in space_presets.get(f"{preset}@{strategy_cls.name}", {}).items() if k in schema.keys}
+        if not strategy_presets:
+            pair = {k: v for k, v in pair.items() if k.startswith("strategy.")}
+        schema.apply(config, pair, f"the {space_cls.name} space's {preset} preset for {strategy_cls.name}")
     config["preset"] = preset
     if train:  # a budget limits what a search trains; training from scratch takes the architecture it is given
         limit = next((k for k, v in overrides.items() if k.startswith("constraint.max_") and v is not None), None)

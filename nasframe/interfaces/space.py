@@ -148,7 +148,9 @@ class SearchSpace(Configurable, ABC):
     """Per preset (``paper``, ``tiny``), dotted config overrides: the space's search setting.
 
     A key ``"<preset>/<dataset>"`` (``"paper/imagenet"``) adds its overrides on top when the run's
-    ``data.dataset`` is that data set."""
+    ``data.dataset`` is that data set; a key ``"<preset>@<strategy>"`` (``"paper@darts"``) adds its
+    overrides on top of the strategy's own preset when that strategy searches this space (a benchmark's
+    recipe per strategy); keys the run's schema does not hold are left out."""
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
 
@@ -212,6 +214,13 @@ class SearchSpace(Configurable, ABC):
     @abstractmethod
     def arch_from_json(self, obj: Any) -> Arch:
         """Parse arch.json; raise ``ArchError`` naming what is wrong."""
+
+    @classmethod
+    def arch_from_text(cls, text: str) -> dict[str, Any] | None:
+        """The arch.json of an architecture written in the space's own notation (a benchmark's cell string,
+        ``nasframe train --arch '<string>'``); None when ``text`` is not in it. Raise ``ArchError`` for a string
+        that is clearly meant for this space but wrong (it names what is wrong)."""
+        return None
 
     @classmethod
     def arch_config(cls, obj: Mapping[str, Any]) -> dict[str, Any]:
