@@ -13,62 +13,35 @@ from nasframe.registry import reset_registry
 SUBSET_ENV = "NASFRAME_TEST_DATA"
 
 
-def subset_dir() -> Path | None:
-    """The real-image CIFAR-10 subset: ``$NASFRAME_TEST_DATA``, else ``shared/data/cifar10-subset`` beside the checkout."""
+def subset_dir(dataset: str | None = None) -> Path | None:
+    """A real-image subset of the data set (the default one): ``$NASFRAME_TEST_DATA``, else
+    ``shared/data/<name>-subset`` beside the checkout, when it holds that data set."""
+    from nasframe.registry import get_registry
+
+    cls = get_registry().dataset(dataset)
     env = os.environ.get(SUBSET_ENV)
     here = Path(__file__).resolve()
-    candidates = [Path(env)] if env else [p / "shared" / "data" / "cifar10-subset" for p in here.parents[:4]]
-    for c in candidates:
-        if (c / "cifar-10-batches-py" / "data_batch_1").is_file():
-            return c
-    return None
+    candidates = [Path(env)] if env else [p / "shared" / "data" / f"{cls.name}-subset" for p in here.parents[:4]]
+    return next((c for c in candidates if cls.is_at(c)), None)
 
 
-def write_cifar_like(root: Path, train: int = 2000, test: int = 500, seed: int = 0) -> Path:
-    """A small CIFAR-10 look-alike in torchvision's layout under ``root``, for tests on a fresh clone.
+def dataset_dir(dataset: str | None = None) -> Path:
+    """The real subset when it is beside the checkout, else the data set's look-alike, generated once per process."""
+    from nasframe.registry import get_registry
 
-    Each class is a coloured grating of its own orientation under uniform noise, so a tiny network
-    learns it above chance within an epoch; the files are pickled as torchvision ships them.
-    """
-    import pickle
-
-    import numpy as np
-
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
-
-    def images(n: int) -> tuple[np.ndarray, list[int]]:
-        labels = rng.integers(0, 10, n)
-        angle = labels[:, None, None] * np.pi / 10
-        phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-        wave = np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * 0.6 + phase)  # [n, 32, 32]
-        tint = np.stack([np.cos(labels * 0.6), np.sin(labels * 0.9), np.cos(labels * 1.3)], 1)[:, :, None, None]
-        pixels = 128 + 60 * wave[:, None] * (0.6 + 0.4 * tint) + rng.uniform(-50, 50, (n, 3, 32, 32))
-        return np.clip(pixels, 0, 255).astype(np.uint8).reshape(n, 3072), labels.tolist()
-
-    for name, n in (("data_batch_1", train), ("test_batch", test)):
-        data, labels = images(n)
-        with open(folder / name, "wb") as f:
-            pickle.dump({b"data": data, b"labels": labels}, f, protocol=2)
-    return root
-
-
-def cifar_data_dir() -> Path:
-    """The real subset when it is beside the checkout, else a look-alike generated once per process."""
-    global _generated
-    found = subset_dir()
+    found = subset_dir(dataset)
     if found is not None:
         return found
-    if _generated is None:
+    cls = get_registry().dataset(dataset)
+    if cls.name not in _generated:
         import tempfile
 
-        _generated = write_cifar_like(Path(tempfile.mkdtemp(prefix="nasframe-cifar-like-")))
-    return _generated
+        folder = Path(tempfile.mkdtemp(prefix=f"nasframe-{cls.name}-like-"))
+        _generated[cls.name] = cls.write_look_alike(folder, train=2000, test=500)
+    return _generated[cls.name]
 
 
-_generated: Path | None = None
+_generated: dict[str, Path] = {}
 
 
 def install_plugin(
@@ -124,13 +97,13 @@ def tiny_search(
 ) -> dict[str, Any]:
     """Run a ``tiny``-preset search in-process, firing the plugins' observer hooks, and return its summary."""
     from nasframe.config import resolve
-    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.loop import Run
     from nasframe.engine.search import SearchJob
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir
 
     registry = get_registry()
-    data = data_dir or cifar_data_dir()
+    data = data_dir or dataset_dir()
     overrides: dict[str, Any] = {
         "train.epochs": epochs,
         "seed": seed,
@@ -140,9 +113,14 @@ def tiny_search(
     }
     overrides.update(sets or {})
     config = resolve(
-        registry.space(space), registry.strategy(strategy), "tiny", overrides, evaluators=registry.evaluator
+        registry.space(space),
+        registry.strategy(strategy),
+        "tiny",
+        overrides,
+        evaluators=registry.evaluator,
+        datasets=registry.dataset,
     )
-    return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)
+    return Run(SearchJob(config, registry), RunDir(Path(out)), []).execute(resume=False)
 
 
 def iter_pairs() -> Iterator[tuple[str, str]]:

@@ -102,8 +102,6 @@ def bench(
     """
     from nasframe.cli.display import BenchProgress, console
     from nasframe.cli.tables import print_report
-    from nasframe.engine.loop import HookObserver
-    from nasframe.registry import get_registry
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
     from nasframe.studies.report import bench_report
 
@@ -131,7 +129,7 @@ def bench(
     console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
     with BenchProgress() as display:
         rows = runner.execute(
-            [*display.with_log("trial"), HookObserver(get_registry())],
+            [*display.with_log("trial")],
             devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()),
         )
     print_report(bench_report(read_bench(path), rows))

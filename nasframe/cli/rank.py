@@ -60,7 +60,11 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
     show_default=True,
     help="scratch: train each child network; supernet: one shared supernet, uniform single paths.",
 )
-@click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir).")
+@click.option(
+    "--dataset",
+    default=None,
+    help="The data set (`nasframe list` shows them and their layouts; default: the default one).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
@@ -113,7 +117,6 @@ def rank(
     from rich.console import Console
 
     from nasframe.cli.display import StudyDisplay, console
-    from nasframe.engine.loop import HookObserver
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import default_out
     from nasframe.studies.rank import (
@@ -134,7 +137,7 @@ def rank(
     path = Path(out) if out else default_out("rank", space, None)
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
+        records = train_study(study, [*display.with_log("architecture")], registry)
     tau = write_results(study, records)
     stdout = Console()
     stdout.print(

@@ -39,9 +39,8 @@ def train(
 ) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
     from nasframe.cli.display import RunDisplay, print_summary
-    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.loop import Run
     from nasframe.engine.training import TrainJob, read_arch, train_config
-    from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
     arch_json = read_arch(arch_path)
@@ -52,5 +51,5 @@ def train(
     rundir = RunDir(Path(out) if out else default_out("train", config["space"]["name"], None))
     title = f"train {config['space']['name']} arch"
     with RunDisplay(title) as display:
-        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
+        summary = Run(job, rundir, [*display.with_log(title)]).execute(resume)
     print_summary(summary, rundir.path)

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from nasframe.config import Schema
-from nasframe.data import build_data
 from nasframe.engine.budget import Budget, latency_model, latency_report
 from nasframe.engine.context import EngineContext
 from nasframe.engine.loop import Job, Progress
@@ -41,7 +40,7 @@ class SupernetJob(Job):
 
     def setup(self) -> None:
         self.start("data", "strategy", "val")
-        self.data = build_data(self.config, self.device, purpose="search", world=self.world)
+        self.data = self.registry.build_data(self.config, self.device, purpose="search", world=self.world)
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))

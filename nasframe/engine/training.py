@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from nasframe.config import Schema, resolve
-from nasframe.data import DataModule, build_data
+from nasframe.data import DataModule
 from nasframe.engine.budget import latency_model, latency_report
 from nasframe.engine.device import autocast
 from nasframe.engine.loop import Job, Progress
@@ -65,7 +65,8 @@ def train_config(
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
     registry = registry or get_registry()
     space_cls = registry.space(arch_json["space"])
-    config = resolve(space_cls, None, preset, {**space_cls.arch_config(arch_json), **overrides}, train=True)
+    overrides = {**space_cls.arch_config(arch_json), **overrides}
+    config = resolve(space_cls, None, preset, overrides, train=True, datasets=registry.dataset)
     config["arch"] = arch_json
     return config
 
@@ -100,7 +101,7 @@ class TrainJob(Job):
 
     def load_data(self) -> DataModule:
         """The splits to train on and test with (``nasframe rank`` tests on the validation split)."""
-        return build_data(self.config, self.device, purpose="train", world=self.world)
+        return self.registry.build_data(self.config, self.device, purpose="train", world=self.world)
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None

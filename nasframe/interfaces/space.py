@@ -41,12 +41,6 @@ class DataInfo:
     image_size: int
     channels: int = 3
 
-    def network_variant(self, variant: str) -> str:
-        """``space.variant`` resolved: ``auto`` builds the ImageNet network for ImageNet, the CIFAR one otherwise."""
-        if variant != "auto":
-            return variant
-        return "imagenet" if self.name == "imagenet" else "cifar"
-
 
 @dataclass(frozen=True)
 class Cost:

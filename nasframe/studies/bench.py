@@ -266,6 +266,7 @@ class Bench:
                     overrides,
                     strategy_presets=False,
                     evaluators=self.registry.evaluator,
+                    datasets=self.registry.dataset,
                 )
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
@@ -293,7 +294,8 @@ class Bench:
 
     def retrain_config(self, seed: int) -> dict[str, Any]:
         """The resolved from-scratch training config of a trial with ``seed`` (its arch aside)."""
-        return resolve(self.space_cls, None, self.spec.preset, self.retrain_overrides(seed), train=True)
+        overrides = self.retrain_overrides(seed)
+        return resolve(self.space_cls, None, self.spec.preset, overrides, train=True, datasets=self.registry.dataset)
 
     def record(self) -> dict[str, Any]:
         """bench.json: the settings, the budget as resolved, and the config every trial shares."""
@@ -324,6 +326,7 @@ class Bench:
                 self.spec.seeds,
                 budget,
                 self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None,
+                self.registry.dataset(self.shared_config["data"]["dataset"]).sizes,
             ),
         }
 

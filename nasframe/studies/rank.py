@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import torch
 
 from nasframe.config import config_difference, resolve, run_hash
-from nasframe.data import DataModule, build_data
+from nasframe.data import DataModule
 from nasframe.engine.loop import Job, Observer, Progress, Run, stream_seed
 from nasframe.engine.search import SupernetJob
 from nasframe.engine.training import TrainJob
@@ -57,7 +57,7 @@ class ValTrainJob(TrainJob):
     kind = "rank-train"
 
     def load_data(self) -> DataModule:
-        data = build_data(self.config, self.device, purpose="search")
+        data = self.registry.build_data(self.config, self.device, purpose="search")
         cutout = int(self.config["data"].get("cutout") or 0)
         if cutout and hasattr(data.train, "cutout"):  # the training recipe's cutout (the search split has none)
             data.train.cutout = cutout
@@ -141,6 +141,7 @@ def study_config(
         overrides,
         train=scratch,
         evaluators=None if scratch else registry.evaluator,
+        datasets=registry.dataset,
     )
 
 

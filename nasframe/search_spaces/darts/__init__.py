@@ -18,7 +18,7 @@ from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
 from . import genotype as _genotype
 from .child import ChildNetwork
 from .genotype import DARTS_V1, DARTS_V2, GENOTYPES_DIR, cell_edges, decision_names, load_genotype
-from .layout import VARIANTS
+from .layout import VARIANTS, network_variant
 from .ops import CHOICES
 from .supernet import SearchNetwork
 
@@ -151,7 +151,7 @@ class DartsSpace(SearchSpace):
         self.layers: int = self.config["layers"]
         self.nodes: int = self.config["nodes"]
         self.stem_multiplier: int = self.config["stem_multiplier"]
-        self.variant: str = data.network_variant(self.config["variant"])
+        self.variant: str = network_variant(self.config["variant"], data)
         self.pool_bn: bool = self.config["pool_bn"]
         self._decisions = tuple(Decision(name, CHOICES) for name in decision_names(self.nodes))
 

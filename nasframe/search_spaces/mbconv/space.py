@@ -18,6 +18,7 @@ from .layout import (
     Layout,
     block_choices,
     build_layout,
+    network_variant,
 )
 from .networks import MBConvNet, MBConvSupernet, make_block
 
@@ -106,7 +107,7 @@ class MBConvSpace(SearchSpace):
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         super().__init__({"skeleton": LEGACY_SKELETON, **config}, data)
         skeleton = self.config["skeleton"]
-        variant = data.network_variant(self.config["variant"])
+        variant = network_variant(self.config["variant"], data)
         choices = self.config["choices"]
         width = self.config["width_mult"]
         self.skeleton: str = skeleton
