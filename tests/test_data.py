@@ -1,7 +1,11 @@
+import json
+
 import pytest
 import torch
+from click.testing import CliRunner
 
 from nasframe import TensorBatches, split_sizes
+from nasframe.cli import cli
 from nasframe.config import ENGINE_DEFAULTS, resolve
 from nasframe.interfaces.errors import ConfigError, DataError
 from nasframe.plugins import cifar
@@ -115,3 +119,35 @@ def test_engine_defaults_name_every_documented_key():
     for key in ("limit", "val_size", "dir"):
         assert key in ENGINE_DEFAULTS["data"]
     assert "batch_size" in ENGINE_DEFAULTS["train"]
+
+
+def test_cifar100_loads_from_its_torchvision_layout_and_a_search_runs_on_it(tmp_path):
+    from nasframe.plugins.cifar import Cifar100
+    from nasframe.testing import tiny_search
+
+    root = Cifar100.write_look_alike(tmp_path / "c100", train=300, test=100, seed=2)
+    assert sorted(p.name for p in (root / "cifar-100-python").iterdir()) == ["test", "train"]
+    config = {
+        "data": {"dataset": "cifar100", "dir": str(root), "download": False, "val_size": 0.5},
+        "train": {"batch_size": 32},
+    }
+    splits = get_registry().build_data(config, torch.device("cpu"), purpose="search")
+    assert (splits.info.name, splits.info.num_classes) == ("cifar100", 100)
+    assert (splits.train.num_images, splits.val.num_images) == (150, 150)
+    summary = tiny_search("random", "darts", tmp_path / "run", data_dir=root, sets={"data.dataset": "cifar100"})
+    assert summary["epochs"] == 1
+    config_json = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config_json["data"]["dataset"] == "cifar100"
+    space = get_registry().build_space(config_json)
+    child = space.build_child(space.arch_from_json(summary["arch"])).eval()
+    assert child(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_an_unknown_data_set_is_one_line_naming_the_registered_ones(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--strategy", "random", "--space", "darts", "--dataset", "cifar1000"])
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .endswith("unknown data set 'cifar1000'; available: cifar10, cifar100, imagenet")
+    )

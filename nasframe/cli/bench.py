@@ -13,8 +13,8 @@ from nasframe.config import PRESETS, parse_sets
 
 
 @cli.command()
-@click.option("--strategies", required=True, help="Comma-separated strategies, e.g. mdenas,random,darts.")
-@click.option("--space", default="darts", show_default=True, help="The search space every strategy searches.")
+@click.option("--strategies", required=True, help="Comma-separated strategies (see `nasframe list`).")
+@click.option("--space", required=True, help="The search space every strategy searches (see `nasframe list`).")
 @click.option(
     "--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds; one trial per strategy and seed."
 )

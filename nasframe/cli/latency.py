@@ -34,7 +34,7 @@ from nasframe.config import PRESETS, parse_sets
     help="JSON file to write; default latency-<space>-<device>.json.",
 )
 @click.option(
-    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. space.width_mult=0.5."
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. train.batch_size=32."
 )
 def latency(
     space: str, device: str, batch_size: int, dataset: str | None, preset: str, out: str | None, sets: tuple[str, ...]

@@ -43,7 +43,7 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "sets",
             multiple=True,
             metavar="KEY=VALUE",
-            help="Override any config key (see config.json), e.g. --set space.channels=8.",
+            help="Override any config key (see config.json), e.g. --set train.lr=0.05.",
         ),
     ]
     for option in reversed(options):

@@ -48,7 +48,7 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
 
 
 @cli.command()
-@click.option("--space", default="darts", show_default=True, help="Search space to sample from (see `nasframe list`).")
+@click.option("--space", required=True, help="Search space to sample from (see `nasframe list`).")
 @click.option(
     "--samples", type=click.IntRange(min=2), default=8, show_default=True, help="Architectures to sample and train."
 )

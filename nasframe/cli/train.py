@@ -16,16 +16,12 @@ from nasframe.cli.options import overrides_from, run_options
     "arch_path",
     required=True,
     metavar="PATH|NAME",
-    help="arch.json of a run or written by hand (DARTS genotype: flat or nested pairs), "
-    "or a shipped architecture's name (darts_v2, mdenas_gpu, ...: see `nasframe list`).",
+    help="arch.json of a run or written by hand, a shipped architecture's name (see `nasframe list`), or an "
+    "architecture in its space's own notation (a benchmark's cell string). Size the network with --set space.KEY=V.",
 )
-@click.option("--layers", type=click.IntRange(min=1), default=None, help="Cells (DARTS space); default: preset's.")
-@click.option("--channels", type=click.IntRange(min=1), default=None, help="Initial channels (DARTS space).")
 @run_options
 def train(
     arch_path: str,
-    layers: int | None,
-    channels: int | None,
     dataset: str | None,
     data_dir: str | None,
     epochs: int | None,
@@ -44,8 +40,7 @@ def train(
     from nasframe.storage.run_directory import RunDir, default_out
 
     arch_json = read_arch(arch_path)
-    overrides = {k: v for k, v in (("space.layers", layers), ("space.channels", channels)) if v is not None}
-    overrides.update(overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets))
+    overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     config = train_config(arch_json, preset, overrides)
     job = TrainJob(config)
     rundir = RunDir(Path(out) if out else default_out("train", config["space"]["name"], None))

@@ -121,8 +121,7 @@ ENGINE_KEYS: tuple[Key, ...] = (
     Key(
         "train.schedule",
         "cosine",
-        "learning-rate schedule: cosine to lr_min, exponential (x gamma per epoch), "
-        "step (x gamma every step_epochs; DARTS's ImageNet recipe is exponential, 0.97)",
+        "learning-rate schedule: cosine to lr_min, exponential (x gamma per epoch), step (x gamma every step_epochs)",
         choices=("cosine", "exponential", "step"),
     ),
     Key("train.gamma", 0.97, "decay factor of the exponential and step schedules", low=0, low_open=True, high=1),

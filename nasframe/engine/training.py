@@ -105,12 +105,14 @@ class TrainJob(Job):
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None
-        cfg, tc = self.config, self.config["train"]
+        tc = self.config["train"]
         lr = epoch_lr(tc, progress.epoch, progress.fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.model.drop_path_prob = float(cfg["space"].get("drop_path", 0.0)) * progress.fraction
-        aux_weight = float(cfg["space"].get("auxiliary_weight", 0.0))
+        extras = self.space.child_extras()
+        if extras.drop_path:
+            self.model.drop_path_prob = extras.drop_path * progress.fraction
+        aux_weight = extras.auxiliary_weight
         self.model.train()
         meter = ClassificationMeter(self.device)
         steps = len(self.data.train)
@@ -135,7 +137,7 @@ class TrainJob(Job):
             "train_loss": train.loss,
             "train_accuracy": train.accuracy,
             "lr": lr,
-            "drop_path_prob": self.model.drop_path_prob,
+            "drop_path_prob": extras.drop_path * progress.fraction,
             **test,
             "images": train.images,
         }

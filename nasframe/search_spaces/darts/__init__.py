@@ -13,11 +13,20 @@ from typing import Any, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
+from nasframe import Arch, ArchError, CellDrawing, ChildExtras, DataInfo, Decision, Key, SearchSpace
 
 from . import genotype as _genotype
 from .child import ChildNetwork
-from .genotype import DARTS_V1, DARTS_V2, GENOTYPES_DIR, cell_edges, decision_names, load_genotype
+from .genotype import (
+    CELL_TYPES,
+    DARTS_V1,
+    DARTS_V2,
+    GENOTYPES_DIR,
+    cell_edges,
+    cell_pairs,
+    decision_names,
+    load_genotype,
+)
 from .layout import VARIANTS, network_variant
 from .ops import CHOICES
 from .supernet import SearchNetwork
@@ -58,6 +67,7 @@ class DartsSpace(SearchSpace):
 
     name = "darts"
     published_dir = GENOTYPES_DIR
+    shortcuts = frozenset({"skip_connect"})
     keys = (
         Key(
             "channels",
@@ -182,6 +192,35 @@ class DartsSpace(SearchSpace):
         self.check_arch(arch)
         return ChildNetwork(
             arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size()
+        )
+
+    def child_extras(self) -> ChildExtras:
+        """The auxiliary head's loss weight (when the head is on) and drop-path, as DARTS trains its networks."""
+        weight = float(self.config["auxiliary_weight"]) if self.config["auxiliary"] else 0.0
+        return ChildExtras(auxiliary_weight=weight, drop_path=float(self.config["drop_path"]))
+
+    def drawing(self, arch: Arch) -> tuple[CellDrawing, ...]:
+        """The normal and the reduction cell, as the DARTS paper draws them: inputs c_{k-2}, c_{k-1}, output c_{k}."""
+        self.check_arch(arch)
+        nodes = tuple(str(i) for i in range(self.nodes))
+
+        def source(src: int) -> str:
+            return {0: "c_{k-2}", 1: "c_{k-1}"}.get(src, str(src - 2))
+
+        return tuple(
+            CellDrawing(
+                title=f"{cell} cell",
+                inputs=("c_{k-2}", "c_{k-1}"),
+                nodes=nodes,
+                output="c_{k}",
+                edges=tuple(
+                    (source(src), str(node), CHOICES[k])
+                    for node, chosen in enumerate(cell_pairs(arch, cell, self.nodes))
+                    for k, src in chosen
+                ),
+                concat=True,
+            )
+            for cell in CELL_TYPES
         )
 
     def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
