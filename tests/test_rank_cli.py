@@ -89,6 +89,20 @@ def test_study_writes_table_records_tau_and_plot(study):
     assert "rank.png" in output
 
 
+def test_report_re_renders_a_ranking_study_in_every_format(study):
+    out, output = study
+    tau = json.loads((out / "tau.json").read_text())
+    table = invoke(["report", str(out)])
+    assert table.exit_code == 0, table.output
+    assert "τ (val acc)" in table.output and "0.474" in table.output
+    markdown = invoke(["report", str(out), "--format", "markdown"]).output
+    assert "| epoch | τ (val acc) |" in markdown and markdown.count("\n| ") >= 2 + len(tau["epochs"])
+    data = json.loads(invoke(["report", str(out), "--format", "json"]).output)
+    assert data["kind"] == "rank" and data["tau"] == tau
+    csv = invoke(["report", str(out), "--format", "csv"]).output
+    assert csv.splitlines()[0].startswith("epoch,tau,p_tau") and "\nmean," in csv
+
+
 def test_rerun_skips_finished_archs_and_other_settings_are_refused(study, cifar_dir):
     out, output = study
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("archs/*/*")}

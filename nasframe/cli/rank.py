@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,39 +10,6 @@ from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from
 from nasframe.config import PRESETS
 from nasframe.studies import RANK_EVALUATORS
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
-def tau_table(tau: dict[str, Any], title: str) -> Table:
-    """τ and p_τ of every epoch against the final epoch, by validation accuracy and by loss, with the mean."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for name in ("epoch", "τ (val acc)", "p_τ (val acc)", "τ (val loss)", "p_τ (val loss)"):
-        table.add_column(name, justify="right")
-    for row in tau["epochs"]:
-        table.add_row(
-            str(row["epoch"]), _num(row["tau"]), _num(row["p_tau"]), _num(row["tau_loss"]), _num(row["p_tau_loss"])
-        )
-    table.add_section()
-    table.add_row(
-        "mean",
-        _num(tau["mean_tau"]),
-        _num(tau["mean_p_tau"]),
-        _num(tau["mean_tau_loss"]),
-        _num(tau["mean_p_tau_loss"]),
-        style="bold",
-    )
-    table.caption = (
-        "τ-b against the final epoch's ranking; the mean leaves out the final epoch; n/a: every architecture tied"
-    )
-    return table
 
 
 @cli.command()
@@ -117,10 +82,10 @@ def rank(
     from rich.console import Console
 
     from nasframe.cli.display import StudyDisplay, console
+    from nasframe.cli.tables import print_report
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import default_out
     from nasframe.studies.rank import (
-        NOTE,
         PLOT_FILE,
         PLOT_HINT,
         RANK_FILE,
@@ -131,6 +96,7 @@ def rank(
         train_study,
         write_results,
     )
+    from nasframe.studies.rank_report import rank_report
 
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     registry = get_registry()
@@ -138,12 +104,9 @@ def rank(
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
         records = train_study(study, [*display.with_log("architecture")], registry)
-    tau = write_results(study, records)
+    tau = write_results(study, records, registry)
     stdout = Console()
-    stdout.print(
-        tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}")
-    )
-    stdout.print(f"Note: {NOTE}")
+    print_report(rank_report(study.out))
     if plot_study(study.out / PLOT_FILE, records, tau):
         plot = f", {PLOT_FILE}"
     else:

@@ -557,12 +557,16 @@ def run_table(path: Path) -> tuple[TableData, dict[str, Any]]:
 
 
 def report_for(path: Path, trials: bool = False, plots: Mapping[str, Any] | None = None) -> Report:
-    """The report ``nasframe report`` shows for a bench or run directory."""
+    """The report ``nasframe report`` shows for a bench, a ranking study or a run directory."""
     from nasframe.studies.bench import BENCH_FILE
+    from nasframe.studies.rank import STUDY_FILE
+    from nasframe.studies.rank_report import rank_report
 
     path = Path(path)
     if not path.is_dir():
         raise NasframeError(f"{path} is not a directory")
+    if (path / STUDY_FILE).exists():
+        return rank_report(path)
     if (path / BENCH_FILE).exists():
         record, rows = load_bench(path)
         if trials:
