@@ -157,8 +157,9 @@ class Registry:
     def strategy(self, name: str) -> type[Strategy]:
         return self._lookup(self.strategies, "strategy", name)
 
-    def space(self, name: str) -> type[SearchSpace]:
-        return self._lookup(self.spaces, "search space", name)
+    def space(self, name: str | None) -> type[SearchSpace]:
+        """The search space ``name``; None: the one registered as the default."""
+        return self._lookup(self.spaces, "search space", name if name is not None else self._default(self.spaces))
 
     def evaluator(self, name: str) -> type[Evaluator]:
         return self._lookup(self.evaluators, "evaluator", name)
@@ -178,15 +179,18 @@ class Registry:
 
     def dataset(self, name: str | None) -> type[Dataset]:
         """The data set ``name``; None: the one registered as the default."""
-        if name is None:
-            defaults = sorted(n for n, r in self.datasets.items() if r.cls.default)
-            if len(defaults) != 1:
-                raise PluginError(
-                    f"{len(defaults)} registered data sets call themselves the default "
-                    f"({', '.join(defaults) or 'none'}); set data.dataset (`nasframe list` shows them)"
-                )
-            name = defaults[0]
-        return self._lookup(self.datasets, "data set", name)
+        return self._lookup(self.datasets, "data set", name if name is not None else self._default(self.datasets))
+
+    @staticmethod
+    def _default(table: Mapping[str, Registered[Any]]) -> str:
+        """The one entry of ``table`` whose class says it is the default."""
+        defaults = sorted(name for name, reg in table.items() if getattr(reg.cls, "default", False))
+        if len(defaults) != 1:
+            raise PluginError(
+                f"{len(defaults)} registered plugins claim to be the default ({', '.join(defaults) or 'none'}) "
+                "where one is needed: name one (`nasframe list` shows them)"
+            )
+        return defaults[0]
 
     def data_info(self, config: Mapping[str, Any]) -> DataInfo:
         """What a space needs of the run's data set, without reading it (``nasframe train --epochs 0``)."""

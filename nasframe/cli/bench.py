@@ -14,7 +14,11 @@ from nasframe.config import PRESETS, parse_sets
 
 @cli.command()
 @click.option("--strategies", required=True, help="Comma-separated strategies (see `nasframe list`).")
-@click.option("--space", required=True, help="The search space every strategy searches (see `nasframe list`).")
+@click.option(
+    "--space",
+    default=None,
+    help="The search space every strategy searches (default: the default one, `nasframe list`).",
+)
 @click.option(
     "--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds; one trial per strategy and seed."
 )
@@ -81,7 +85,7 @@ from nasframe.config import PRESETS, parse_sets
 )
 def bench(
     strategies: str,
-    space: str,
+    space: str | None,
     seeds: str,
     epochs: int | None,
     budget_seconds: float | None,
@@ -102,9 +106,11 @@ def bench(
     """
     from nasframe.cli.display import BenchProgress, console
     from nasframe.cli.tables import print_report
+    from nasframe.registry import get_registry
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
     from nasframe.studies.report import bench_report
 
+    space = get_registry().space(space).name
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data.dir"] = data_dir

@@ -13,7 +13,7 @@ from nasframe.studies import RANK_EVALUATORS
 
 
 @cli.command()
-@click.option("--space", required=True, help="Search space to sample from (see `nasframe list`).")
+@click.option("--space", default=None, help="Search space to sample from (default: the default one, `nasframe list`).")
 @click.option(
     "--samples", type=click.IntRange(min=2), default=8, show_default=True, help="Architectures to sample and train."
 )
@@ -60,7 +60,7 @@ from nasframe.studies import RANK_EVALUATORS
     help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.",
 )
 def rank(
-    space: str,
+    space: str | None,
     samples: int,
     epochs: int | None,
     evaluator: str,
@@ -100,6 +100,7 @@ def rank(
 
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     registry = get_registry()
+    space = registry.space(space).name
     path = Path(out) if out else default_out("rank", space, None)
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:

@@ -148,6 +148,8 @@ class SearchSpace(Configurable, ABC):
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
 
+    default: ClassVar[bool] = False
+    """The space a command searches when ``--space`` is not given (exactly one registered space says so)."""
     shortcuts: ClassVar[frozenset[str]] = frozenset()
     """Names of the choices that are parameter-free identity shortcuts (``skip_connect``): the share of
     weight on them is the skip-share diagnostic of DARTS's collapse."""

@@ -66,6 +66,7 @@ class DartsSpace(SearchSpace):
     """
 
     name = "darts"
+    default = True
     published_dir = GENOTYPES_DIR
     shortcuts = frozenset({"skip_connect"})
     keys = (
