@@ -1,4 +1,6 @@
-"""Helpers for testing nasframe plugins: a fake installed distribution, and a tiny search end to end."""
+"""Helpers for testing nasframe plugins, as pytest's ``pytester`` serves pytest's: a toy space and a fake search
+context for a strategy's unit tests, a fake installed distribution, data for tests, and a tiny search end to end.
+nasframe's own tests use the same helpers."""
 
 from __future__ import annotations
 
@@ -6,11 +8,131 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import torch
+
+from nasframe.interfaces.decidedness import ranked_choices
+from nasframe.interfaces.errors import ArchError
+from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
+from nasframe.interfaces.world import World
 from nasframe.registry import reset_registry
 
 SUBSET_ENV = "NASFRAME_TEST_DATA"
+
+
+class ScalarSupernet(Supernet):
+    """Logits ``[s, 0]`` for every image, with ``s`` a sum of one learnable number per choice: values a test
+    can work out by hand. ``s = Σ_d gate_d · value[d, arch_d]`` for an Arch (a probe's path adds
+    ``gates[d, 1] · value[d, probe_d]`` without a graph through the value), ``Σ_d Σ_c w[d, c] · value[d, c]`` for
+    Relaxed weights ``w``."""
+
+    def __init__(self, values: Sequence[Sequence[float]], names: Sequence[str]) -> None:
+        super().__init__()
+        width = max(len(v) for v in values)
+        self.value = torch.nn.Parameter(torch.tensor([[*v, *[0.0] * (width - len(v))] for v in values]))
+        self.names = list(names)
+
+    def forward(self, x, arch, gates=None, probe=None):
+        if isinstance(arch, torch.Tensor):
+            s = (arch.to(self.value.dtype) * self.value).sum()
+        else:
+            rows = range(len(self.names))
+            chosen = torch.stack([self.value[d, arch[self.names[d]]] for d in rows])
+            if probe is None:
+                s = (chosen * (torch.ones(len(rows)) if gates is None else gates)).sum()
+            else:
+                other = torch.stack([self.value[d, probe[self.names[d]]].detach() for d in rows])
+                s = (gates[:, 0] * chosen + gates[:, 1] * other).sum()
+        return torch.stack([s, torch.zeros_like(s)]).expand(len(x), 2)
+
+
+class ToySpace(SearchSpace):
+    """Named decisions over given choices (``skip`` counts as a shortcut), two classes, no data: a strategy's
+    unit tests run on it. ``supernet`` builds the test's own network; the default is a ``ScalarSupernet``
+    whose values are 1, 2, 3, ... in choice order."""
+
+    name = "toy"
+    shortcuts = frozenset({"skip"})
+
+    def __init__(
+        self,
+        choices: Mapping[str, Sequence[str]] | None = None,
+        supernet: Callable[[], Supernet] | None = None,
+        num_classes: int = 2,
+    ) -> None:
+        super().__init__({}, DataInfo(self.name, num_classes=num_classes, image_size=1, channels=1))
+        choices = choices if choices is not None else {"d0": ("a", "b", "c"), "d1": ("a", "skip")}
+        self._decisions = tuple(Decision(name, tuple(options)) for name, options in choices.items())
+        self._supernet = supernet
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return self._decisions
+
+    def build_supernet(self) -> Supernet:
+        if self._supernet is not None:
+            return self._supernet()
+        start = 1.0
+        values = []
+        for d in self._decisions:
+            values.append([start + k for k in range(len(d.choices))])
+            start += len(d.choices)
+        return ScalarSupernet(values, [d.name for d in self._decisions])
+
+    def build_child(self, arch):
+        supernet = self.build_supernet()
+
+        class Child(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.supernet = supernet
+
+            def forward(self, x):
+                return self.supernet(x, arch)
+
+        return Child()
+
+    def derive(self, scores, generator=None):
+        """The highest score per decision, ties drawn from ``generator``."""
+        return {name: ranked_choices(values.tolist(), generator)[0] for name, values in scores.items()}
+
+    def arch_to_json(self, arch):
+        return {"space": self.name, "arch": dict(self.check_arch(arch))}
+
+    def arch_from_json(self, obj):
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("arch"), Mapping):
+            raise ArchError('a toy arch.json is {"space": "toy", "arch": {decision: index}}')
+        return self.check_arch(obj["arch"])
+
+
+def fake_context(space: Any, *, supernet: Any = None, seed: int = 0, config: dict[str, Any] | None = None) -> Any:
+    """What ``strategy.ctx`` offers, without an engine, data or budget: the supernet (``space``'s unless given),
+    the CPU, a seeded generator, ``forward_loss`` (cross-entropy of the supernet's logits), ``derive`` with that
+    generator, ``sample_feasible`` that just draws, and no cost terms. For a strategy's unit tests; its
+    end-to-end tests use ``tiny_search``."""
+    from types import SimpleNamespace
+
+    supernet = supernet if supernet is not None else space.build_supernet()
+    generator = torch.Generator().manual_seed(seed)
+
+    def forward_loss(batch, arch, amp=True, gates=None, probe=None):
+        logits = supernet(batch[0], arch) if gates is None and probe is None else supernet(batch[0], arch, gates, probe)
+        return torch.nn.functional.cross_entropy(logits, batch[1]), logits
+
+    return SimpleNamespace(
+        config=config or {},
+        space=space,
+        supernet=supernet,
+        device=torch.device("cpu"),
+        generator=generator,
+        val_generator=torch.Generator().manual_seed(seed + 1),
+        world=World(),
+        forward_loss=forward_loss,
+        derive=lambda scores: space.derive(space.scores_from_tensor(scores), generator),
+        sample_feasible=lambda draw: draw(),
+        cost_terms=lambda weights: [],
+    )
 
 
 def subset_dir(dataset: str | None = None) -> Path | None:

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.rank import NOTE, STUDY_FILE, load_results
-from nasframe.studies.report import Report, TableData
+from nasframe.studies.tables import Report, TableData
 
 
 def _num(value: float | None) -> str:
