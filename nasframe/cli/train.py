@@ -19,9 +19,11 @@ from nasframe.cli.options import overrides_from, run_options
     help="arch.json of a run or written by hand, a shipped architecture's name (see `nasframe list`), or an "
     "architecture in its space's own notation (a benchmark's cell string). Size the network with --set space.KEY=V.",
 )
+@click.option("--space", default=None, help="The space the architecture belongs to (checked against --arch).")
 @run_options
 def train(
     arch_path: str,
+    space: str | None,
     dataset: str | None,
     data_dir: str | None,
     epochs: int | None,
@@ -37,9 +39,15 @@ def train(
     from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import Run
     from nasframe.engine.training import TrainJob, read_arch, train_config
+    from nasframe.interfaces.errors import NasframeError
+    from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
     arch_json = read_arch(arch_path)
+    if space is not None and arch_json["space"] != get_registry().space(space).name:
+        raise NasframeError(
+            f"--arch {arch_path} is an architecture of the {arch_json['space']!r} space, not of {space!r}"
+        )
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     config = train_config(arch_json, preset, overrides)
     job = TrainJob(config)

@@ -10,6 +10,7 @@ import torch
 from nasframe.config import Schema
 from nasframe.engine.budget import Budget, latency_model, latency_report
 from nasframe.engine.context import EngineContext
+from nasframe.engine.ground_truth import benchmark_record
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
 from nasframe.interfaces.cost_model import CostModel
@@ -213,4 +214,5 @@ class SearchJob(SupernetJob):
                 **{k: v for k, v in self.config["constraint"].items() if k != "tries"},
                 "projected": projected,
             },
+            **benchmark_record(self.space, arch),
         }

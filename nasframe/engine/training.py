@@ -13,6 +13,7 @@ from nasframe.config import Schema, resolve
 from nasframe.data import DataModule
 from nasframe.engine.budget import latency_model, latency_report
 from nasframe.engine.device import autocast
+from nasframe.engine.ground_truth import benchmark_record
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
 from nasframe.interfaces.errors import ArchError
@@ -40,7 +41,8 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
 
 
 def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, Any]:
-    """The arch.json at a path, or of an architecture a space ships (``darts_v2``, ``mdenas_gpu``, ...).
+    """The arch.json at a path, of an architecture a space ships (``nasframe list``), or of one written in a space's
+    own notation (``SearchSpace.arch_from_text``).
 
     A shipped architecture's ``published`` record (its paper and figures) is left out: a run stores the
     architecture only.
@@ -49,7 +51,12 @@ def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, 
     if path.exists() or path.suffix or len(path.parts) > 1:
         obj = read_arch_file(path)
     else:
-        published = (registry or get_registry()).published()
+        registry = registry or get_registry()
+        for reg in registry.spaces.values():  # a space's own notation (a benchmark's cell string)
+            obj = reg.cls.arch_from_text(path_or_name)
+            if obj is not None:
+                return obj
+        published = registry.published()
         if path_or_name not in published:
             raise ArchError(
                 f"no architecture file {path_or_name!r} and no shipped architecture of that name; "
@@ -181,4 +188,5 @@ class TrainJob(Job):
             "epochs": len(events),
             "train_seconds": round(elapsed, 3),
             "peak_memory_bytes": peak_memory_bytes(self.device),
+            **benchmark_record(self.space, self.arch),
         }

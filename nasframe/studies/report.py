@@ -409,6 +409,9 @@ def bench_report(
     decided = decision_table(comparison)
     if decided:
         tables.append(decided)
+    references = reference_rows(record)
+    if references:
+        tables.insert(1, reference_table(references, record["shared_config"]["data"]["dataset"]))
     means = {entry["strategy"]: entry for entry in aggregate(rows, strategies)}
     for entry in comparison["strategies"]:  # the per-strategy JSON also carries every metric's mean and std
         entry["trials"] = means[entry["strategy"]]["trials"]
@@ -424,8 +427,44 @@ def bench_report(
         **comparison,
         "pareto": front,
         "plots": dict(plots) if plots else None,
+        "references": references,
     }
     return Report(tables, comparison_notes(comparison, plots, front), data)
+
+
+def reference_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The space's reference architectures (``SearchSpace.references``: a table's best cell, a known collapse) with
+    their ground truth, for reading a bench's numbers against; empty for a space without ground truth."""
+    from nasframe.registry import get_registry
+
+    try:
+        space = get_registry().build_space(record["shared_config"])
+    except (KeyError, TypeError, NasframeError):  # a bench.json from elsewhere: the report goes on without them
+        return []
+    out = []
+    for label, arch in space.references().items():
+        truth = space.ground_truth(arch)
+        if truth is not None:
+            out.append({"reference": label, "arch": space.arch_to_json(arch), "benchmark": truth})
+    return out
+
+
+def reference_table(references: Sequence[Mapping[str, Any]], dataset: str) -> TableData:
+    """One row per reference architecture: its ground truth and regret on the bench's data set."""
+    table = TableData(
+        f"Reference architectures (ground truth on {dataset})",
+        [str(references[0]["benchmark"].get("source", ""))] if references else [],
+        ["reference", "ground truth %", "regret %"],
+        [],
+        ["reference", "benchmark_accuracy", "benchmark_regret"],
+        [],
+    )
+    for ref in references:
+        truth = ref["benchmark"]
+        accuracy, regret = truth.get(dataset), truth.get(f"regret_{dataset}")
+        table.rows.append([ref["reference"], *("—" if v is None else f"{v:.2f}" for v in (accuracy, regret))])
+        table.raw_rows.append([ref["reference"], accuracy, regret])
+    return table
 
 
 # -- single run -------------------------------------------------------------------------------------
