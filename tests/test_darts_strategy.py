@@ -267,7 +267,6 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     from nasframe.interfaces.space import DataInfo as Info
     from nasframe.registry import get_registry
 
-    nasframe.cli._load_commands()
     out = tmp_path / "run"
     result = CliRunner().invoke(
         nasframe.cli.cli,

@@ -245,7 +245,6 @@ def test_end_to_end_is_reproducible(tmp_path: Path, cifar_dir: Path) -> None:
 
     import nasframe.cli
 
-    nasframe.cli._load_commands()
     epochs = 3
     outs = []
     for name in ("a", "b"):

@@ -12,7 +12,7 @@ from PIL import Image
 
 import nasframe
 from nasframe import normalisation
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.config import resolve
 from nasframe.engine.schedule import cosine_lr, epoch_lr
 from nasframe.engine.training import TrainJob, read_arch, train_config
@@ -21,8 +21,6 @@ from nasframe.plugins.imagenet import ImageNet
 from nasframe.registry import get_registry
 from nasframe.search_spaces.darts import DartsSpace
 from nasframe.search_spaces.mbconv import MBConvSpace
-
-_load_commands()
 
 
 def invoke(*args):

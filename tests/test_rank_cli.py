@@ -5,12 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.engine.loop import Observer
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.rank import open_study, train_study, write_results
-
-_load_commands()
 
 SAMPLES, EPOCHS = 3, 2
 SETS = {"data.limit": 128, "train.batch_size": 32}  # 64 training images (2 steps), 64 validation images

@@ -160,7 +160,17 @@ class Interrupt:
 
 def test_ctrl_c_closes_the_writer_and_keeps_the_logged_epochs(tmp_path, monkeypatch, cifar_dir):
     pytest.importorskip("torch.utils.tensorboard", reason="the tensorboard package is not installed")
+    from torch.utils.tensorboard import SummaryWriter
+
     monkeypatch.setenv(tb.ENV, "1")
+    closed = []
+    close = SummaryWriter.close
+
+    def recording_close(writer):
+        closed.append(str(writer.log_dir))
+        close(writer)
+
+    monkeypatch.setattr(SummaryWriter, "close", recording_close)
     registry = get_registry()
     registry.pm.register(Interrupt, name="interrupt")
     try:
@@ -168,7 +178,7 @@ def test_ctrl_c_closes_the_writer_and_keeps_the_logged_epochs(tmp_path, monkeypa
             tiny_search("random", "darts", tmp_path / "run", epochs=3, sets=FAST)
     finally:
         registry.pm.unregister(name="interrupt")
-    assert not tb._writers, "the writer of the interrupted run is still open"
+    assert closed == [str(tmp_path / "run" / tb.SUBDIR)], "the writer of the interrupted run was not closed"
     scalars = read_scalars(tmp_path / "run" / tb.SUBDIR)
     assert [step for step, _ in scalars["val_accuracy"]] == [0]
     assert not any(tag.startswith("summary/") for tag in scalars)

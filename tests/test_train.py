@@ -7,10 +7,8 @@ import torch
 from click.testing import CliRunner
 
 import nasframe
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.search_spaces.darts import GENOTYPES_DIR
-
-_load_commands()
 
 
 def invoke(*args):
