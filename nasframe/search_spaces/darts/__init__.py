@@ -13,19 +13,15 @@ from typing import Any, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, ArchError, CellDrawing, ChildExtras, DataInfo, Decision, Key, SearchSpace
+from nasframe import Arch, CellDrawing, ChildExtras, DataInfo, Decision, Key, SearchSpace
 
 from . import genotype as _genotype
 from .child import ChildNetwork
 from .genotype import (
     CELL_TYPES,
-    DARTS_V1,
-    DARTS_V2,
     GENOTYPES_DIR,
-    cell_edges,
     cell_pairs,
     decision_names,
-    load_genotype,
 )
 from .layout import VARIANTS, network_variant
 from .ops import CHOICES
@@ -33,13 +29,10 @@ from .supernet import SearchNetwork
 
 __all__ = [
     "CHOICES",
-    "DARTS_V1",
-    "DARTS_V2",
     "GENOTYPES_DIR",
     "ChildNetwork",
     "DartsSpace",
     "SearchNetwork",
-    "load_genotype",
     "register_search_spaces",
 ]
 
@@ -170,10 +163,6 @@ class DartsSpace(SearchSpace):
     def decisions(self) -> tuple[Decision, ...]:
         return self._decisions
 
-    @property
-    def edges_per_cell(self) -> int:
-        return len(cell_edges(self.nodes))
-
     def _network_size(self) -> dict[str, int | str]:
         """What the supernet and the child share: variant, cells, channels, nodes, classes."""
         return {
@@ -243,14 +232,6 @@ class DartsSpace(SearchSpace):
 
     def arch_from_json(self, obj: Any) -> Arch:
         return _genotype.arch_from_json(obj, self.nodes)
-
-    def is_genotype(self, arch: Arch) -> bool:
-        """Whether every node has exactly two non-``none`` incoming edges (what ``derive`` returns)."""
-        try:
-            self.arch_to_json(arch)
-        except ArchError:
-            return False
-        return True
 
 
 @nasframe.hookimpl
