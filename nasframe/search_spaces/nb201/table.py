@@ -52,11 +52,12 @@ DECIMALS = 3
 
 @dataclass(frozen=True)
 class Table:
-    """The table in memory: per row its code, per data set its accuracies, and the row of every code."""
+    """The table in memory: per row its code, per data set its accuracies and best row, and the row of every code."""
 
     codes: tuple[int, ...]
     accuracy: Mapping[str, tuple[float, ...]]
     row_of_code: tuple[int, ...]
+    best_row: Mapping[str, int]
 
     def index(self, arch: Mapping[str, int]) -> int:
         """The benchmark's index (row) of ``arch``."""
@@ -70,8 +71,7 @@ class Table:
 
     def best(self, dataset: str) -> int:
         """The row of the highest accuracy on ``dataset`` (the first such row on a tie)."""
-        column = self.accuracy[dataset]
-        return max(range(len(column)), key=column.__getitem__)
+        return self.best_row[dataset]
 
     def record(self, arch: Mapping[str, int]) -> dict[str, Any]:
         """``ground_truth``'s record: accuracy and regret per data set, and the source."""
@@ -104,7 +104,8 @@ def parse_payload(payload: bytes) -> Table:
     row_of_code = [0] * NUM_CELLS
     for row, code in enumerate(codes):
         row_of_code[code] = row
-    return Table(tuple(codes), accuracy, tuple(row_of_code))
+    best_row = {name: max(range(NUM_CELLS), key=column.__getitem__) for name, column in accuracy.items()}
+    return Table(tuple(codes), accuracy, tuple(row_of_code), best_row)
 
 
 @lru_cache(maxsize=1)
