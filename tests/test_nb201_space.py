@@ -227,7 +227,8 @@ def test_child_params_and_multiply_adds_are_the_benchmarks(space, string, conv3,
     assert (count_params(child), count_flops(child, CIFAR10)) == expected
 
 
-def test_cost_blocks_add_up_to_the_child(small):
+def test_cost_blocks_add_up_to_the_child():
+    small = NB201Space({"channels": 4, "cells_per_stage": 2}, CIFAR10)
     tables = counted_tables(small)
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
+from torch import nn
 
 from nasframe import Arch, ArchError, Block, Blocks, CellDrawing, DataInfo, Decision, Key, SearchSpace
 
@@ -197,33 +198,36 @@ class NB201Space(SearchSpace):
         return (CellDrawing("NAS-Bench-201 cell", ("0",), ("1", "2"), "3", edges),)
 
     def cost_blocks(self) -> Blocks:
-        """Stem, reductions and head fixed; each choice of an edge adds its op in every cell, at that cell's input.
+        """Stem, reductions and head fixed; each choice of an edge adds its op in every cell, stage by stage.
 
-        Costs add up exactly: the child runs every op of its cell (see ``child.py``), and the node sums cost
-        nothing a counter counts.
+        The N cells of a stage hold the same op at the same input shape, so a choice's block per stage is
+        its N ops in sequence (one timing, the same count as N). Costs add up exactly: the child runs every
+        op of its cell (see ``child.py``), and the node sums cost nothing a counter counts. ``skip_connect``
+        and ``none`` add nothing.
         """
         C, N = self.channels, self.cells_per_stage
         size = self.data.image_size
         net = ChildNetwork(dict.fromkeys(DECISIONS, NONE), C, N, self.data.num_classes, self.data.channels)
         fixed = [Block(net.stem, (self.data.channels, size, size))]
-        cell_inputs: list[tuple[int, ...]] = []
+        stages: list[tuple[int, ...]] = []
         C_prev = C
         for (C_curr, reduction), layer in zip(stage_plan(C, N), net.cells):
             if reduction:
                 fixed.append(Block(layer, (C_prev, size, size)))
                 size = (size + 1) // 2
-            else:
-                cell_inputs.append((C_curr, size, size))
+            elif not stages or stages[-1] != (C_curr, size, size):
+                stages.append((C_curr, size, size))
             C_prev = C_curr
         fixed.append(Block(net.head, (C_prev, size, size)))
-        choices = tuple(
-            tuple(
-                () if op == "none" else tuple(Block(make_op(op, shape[0], affine=True), shape) for shape in cell_inputs)
-                for op in OPS
+
+        def per_stage(op: str) -> tuple[Block, ...]:
+            if op in ("none", "skip_connect"):
+                return ()
+            return tuple(
+                Block(nn.Sequential(*(make_op(op, shape[0], affine=True) for _ in range(N))), shape) for shape in stages
             )
-            for _ in DECISIONS
-        )
-        return Blocks(tuple(fixed), choices)
+
+        return Blocks(tuple(fixed), tuple(tuple(per_stage(op) for op in OPS) for _ in DECISIONS))
 
 
 __all__ = ["PAPER_SEARCH", "NB201Space"]
