@@ -1,8 +1,8 @@
 """The benchmark's table, shipped with the space: every cell's 200-epoch test accuracy on three data sets.
 
 ``data/nb201_tss_200ep.bin.gz`` (see ``data/NOTICE.md`` for its source, licence and citation) is gzip of
-one little-endian payload, rows in the order of the benchmark's table (its *index*: the row order of the
-NATS-Bench API extraction it comes from, whose first row is the benchmark's arch 0):
+one little-endian payload, rows in the order of the NATS-Bench API extraction it comes from, which walks
+the API's indices (``api.get_more_info(i, ...)``): a row is the benchmark's *index* of its cell:
 
 - ``uint16[15625]``: each row's cell as its base-5 code (``cell.arch_to_code``),
 - ``float64[15625]`` three times: CIFAR-10, CIFAR-100 and ImageNet16-120 test accuracy in %.
