@@ -20,6 +20,8 @@ evaluation alike). One set of weights per cell (cells do not share weights with 
   benchmark's ``NAS201SearchCell.forward``). ``none`` adds zero and is not computed, nor is an op whose
   weight is exactly 0 (on CPU); the ReLU the convs start with is computed once per edge and each weight
   is folded into its op's BatchNorm (``forward_mixed`` of ``nasframe.layers``).
+
+On CPU the network runs in channels-last memory format (``cpu_channels_last``), markedly faster there.
 """
 
 from __future__ import annotations
@@ -178,7 +180,12 @@ class SearchNetwork(Supernet):
                 raise ArchError(f"decision {name!r}: choice {k!r} is not in 0..{NUM_CHOICES - 1}")
         return choice
 
+    cpu_channels_last = True
+    """Run in channels-last memory format on CPU, where its convolutions are markedly faster (as the DARTS supernet)."""
+
     def forward(self, x: torch.Tensor, arch: Any, gates: torch.Tensor | None = None, probe: Any = None) -> torch.Tensor:
+        if self.cpu_channels_last and x.device.type == "cpu" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.stem(x)
         if isinstance(arch, torch.Tensor) and arch.is_floating_point():
             x = self._forward_mixed(x, arch)
