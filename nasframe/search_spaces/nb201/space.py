@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, Block, Blocks, CellDrawing, DataInfo, Decision, Key, SearchSpace
+from nasframe import Arch, Block, Blocks, CellDrawing, DataInfo, Decision, Key, SearchSpace
 
 from . import cell as _cell
 from .cell import DECISIONS, EDGES, NONE, OPS
@@ -154,19 +154,13 @@ class NB201Space(SearchSpace):
         return _cell.derive(scores, generator)
 
     def arch_to_json(self, arch: Arch) -> dict[str, Any]:
-        """``{"space": "nb201", "arch": "<the benchmark's string>", "code": n, "index": i}`` (``index``: the table's row)."""
-        arch = self.check_arch(arch)
-        return {**_cell.arch_to_json(arch), "index": load_table().index(arch)}
+        """``{"space": "nb201", "arch": "<the benchmark's string>", "code": n}``: the string pastes into the benchmark's
+        API (``api.query_index_by_arch``); the index is left to it (the shipped table's row order is the
+        extraction's, not checked against the API's indices)."""
+        return _cell.arch_to_json(self.check_arch(arch))
 
     def arch_from_json(self, obj: Any) -> Arch:
-        arch = _cell.arch_from_json(obj)
-        index = obj.get("index") if isinstance(obj, Mapping) else None
-        if index is not None and index != load_table().index(arch):
-            raise ArchError(
-                f"arch.json 'index' {index!r} is not the table index of its 'arch' string "
-                f"({load_table().index(arch)}): drop one"
-            )
-        return arch
+        return _cell.arch_from_json(obj)
 
     @classmethod
     def arch_from_text(cls, text: str) -> dict[str, Any] | None:
@@ -176,11 +170,11 @@ class NB201Space(SearchSpace):
         return _cell.arch_to_json(_cell.arch_from_string(text))
 
     def table_index(self, arch: Arch) -> int:
-        """The benchmark's index of ``arch`` (what ``api.query_index_by_arch`` returns)."""
+        """The row of ``arch`` in the shipped table (the extraction's order)."""
         return load_table().index(self.check_arch(arch))
 
     def arch_at(self, index: int) -> Arch:
-        """The cell at the benchmark's index ``index``."""
+        """The cell in row ``index`` of the shipped table."""
         return load_table().arch(index)
 
     def ground_truth(self, arch: Arch) -> dict[str, Any]:
