@@ -98,7 +98,7 @@ def test_registry_finds_the_example_through_its_entry_point(installed):
     assert not installed.problems
 
 
-@pytest.mark.parametrize("space_name", ["darts", "mbconv"])
+@pytest.mark.parametrize("space_name", ["darts", "mbconv", "nb201"])
 def test_mutation_changes_one_decision_and_stays_derivable(installed, space_name):
     space = installed.space(space_name)({}, DataInfo("cifar10", 10, 32))
     strategy = installed.strategy("evolution")({})
@@ -119,6 +119,13 @@ def test_tiny_search_completes_on_mbconv(installed, tmp_path, cifar_dir):
     assert json.loads((tmp_path / "run" / "arch.json").read_text())["space"] == "mbconv"
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     assert events[0]["evaluated"] == 4 + 4  # the tiny preset's population, then its cycles
+
+
+def test_evolution_on_nb201_returns_a_cell_with_the_tables_ground_truth(installed, tmp_path, cifar_dir):
+    summary = search("nb201", tmp_path / "nb201", cifar_dir)
+    space = installed.space("nb201")({}, DataInfo("cifar10", 10, 32))
+    arch = json.loads((tmp_path / "nb201" / "arch.json").read_text())
+    assert arch["arch"].startswith("|") and summary["benchmark"] == space.ground_truth(space.arch_from_json(arch))
 
 
 def test_same_seed_twice_gives_the_same_architecture_even_when_killed_and_resumed(installed, tmp_path, cifar_dir):
