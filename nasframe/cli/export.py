@@ -84,7 +84,7 @@ def export(
     name = Path(source).stem if Path(source).suffix else Path(source).name
     path = Path(out) if out else Path("exports") / f"{name}-{fmt}"
     check_out(path)
-    console = Console(stderr=True)
+    console = Console(stderr=True)  # steps on a terminal only: off one, a refusal is its one line
     resolved = resolve_source(source, weights, preset=preset, overrides=parse_sets(sets), search=search_dir)
     record = export_source(
         resolved,
@@ -93,7 +93,7 @@ def export(
         tolerance=tolerance,
         images=images,
         data_dir=data_dir,
-        progress=lambda step: console.print(f"[dim]{step}...[/dim]"),
+        progress=lambda step: console.print(f"[dim]{step}...[/dim]") if console.is_terminal else None,
     )
     parity, speed, net = record["parity"], record["latency"], record["network"]
     table = Table(title=f"Export {path}", show_header=False)
@@ -109,7 +109,10 @@ def export(
         else None,
         ("params / multiply-adds", f"{net['params']:,} / {net['flops']:,}"),
         ("parity images", parity["description"]),
-        ("max abs logit diff", f"{parity['max_abs_diff']:.3g} (tolerance {parity['tolerance']:g})"),
+        (
+            "max abs logit diff",
+            f"{parity['max_abs_diff']:.3g} (tolerance {parity['tolerance']:g}; logits up to {parity['logit_scale']:.3g})",
+        ),
         ("top-1 agreement", f"{100 * parity['top1_agreement']:.2f} %"),
         (f"latency {record['runtime']}", f"{speed['exported_ms']:.3f} ms"),
         ("latency PyTorch", f"{speed['pytorch_ms']:.3f} ms"),

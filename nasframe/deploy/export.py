@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import logging
+import re
 import warnings
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -25,6 +27,7 @@ FILES = {"onnx": "model.onnx", "exported-program": "model.pt2"}
 EXTRAS = {"onnx": ("onnx", "onnxruntime", "onnxscript"), "exported-program": ()}
 """The modules each format needs beyond nasframe's own dependencies (the ``export`` extra installs them)."""
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EXAMPLE_BATCH = 2
 """The batch the graph is traced at: not 0 or 1, which torch.export would specialise the batch dimension to."""
 
@@ -70,12 +73,35 @@ def _batch_dim() -> dict[int, Any]:
     return {0: torch.export.Dim("batch", min=1)}
 
 
-def _exporter_failed(exporter: str, exc: Exception) -> ExportError:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+def _exporter_failed(exporter: str, exc: BaseException) -> ExportError:
+    """One line naming the exporter's error: the innermost cause (the op or branch it could not express)."""
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    lines = [line.strip() for line in ANSI.sub("", str(root)).splitlines() if line.strip()]
     first = lines[0] if lines else "no message"
     if len(first) > 300:
         first = first[:297] + "..."
-    return ExportError(f"{exporter} cannot express this network: {type(exc).__name__}: {first}")
+    chain = f"{type(exc).__name__} from {type(root).__name__}" if root is not exc else type(exc).__name__
+    return ExportError(f"{exporter} cannot express this network: {chain}: {first}")
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence what the exporters print and log while they work (graph dumps, pass-by-pass narration, warnings):
+    the command says what happened in its own words, and a failure is its one line."""
+    loggers = [logging.getLogger(name) for name in ("torch", "onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    sink = io.StringIO()
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+        with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def write(model: nn.Module, image_shape: tuple[int, ...], fmt: str, folder: Path) -> Written:
@@ -86,7 +112,8 @@ def write(model: nn.Module, image_shape: tuple[int, ...], fmt: str, folder: Path
     path = folder / FILES[fmt]
     if fmt == "exported-program":
         try:
-            program = torch.export.export(model, (x,), dynamic_shapes=(_batch_dim(),))
+            with quiet():
+                program = torch.export.export(model, (x,), dynamic_shapes=(_batch_dim(),))
         except Exception as exc:  # the exporter's own errors: unsupported ops, data-dependent control flow
             raise _exporter_failed("torch.export", exc) from None
         torch.export.save(program, str(path))
@@ -98,8 +125,7 @@ def _write_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Written:
     import onnx
 
     try:
-        with warnings.catch_warnings(), redirect_stdout(io.StringIO()):  # the exporter narrates its passes
-            warnings.simplefilter("ignore")
+        with quiet():
             torch.onnx.export(
                 model,
                 (x,),

@@ -126,6 +126,7 @@ def render(record: Mapping[str, Any]) -> str:
         [
             ("images", parity["description"]),
             ("max abs logit difference", f"{parity['max_abs_diff']:.3g} (tolerance {parity['tolerance']:g})"),
+            ("largest abs logit (PyTorch)", f"{parity['logit_scale']:.3g}"),
             ("top-1 agreement", f"{100 * parity['top1_agreement']:.2f} %"),
         ]
     )

@@ -49,6 +49,8 @@ class Parity:
     origin: str
     description: str
     max_abs_diff: float
+    logit_scale: float
+    """The largest absolute PyTorch logit: a difference means little against logits near zero (an untrained net)."""
     top1_agreement: float
     tolerance: float
 
@@ -92,6 +94,7 @@ def measure_parity(
         origin=images.origin,
         description=images.description,
         max_abs_diff=float((got - expected).abs().max()),
+        logit_scale=float(expected.abs().max()),
         top1_agreement=float((got.argmax(1) == expected.argmax(1)).float().mean()),
         tolerance=tolerance,
     )
