@@ -298,3 +298,22 @@ def test_parity_beyond_tolerance_is_refused_with_the_difference(tmp_path, monkey
     result = invoke("export", name, "--format", "exported-program", "--preset", "tiny", "--out", out)
     one_line_error(result, "export refused", "0.003", "--tolerance 0.0001")
     assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
+
+
+def test_a_space_that_draws_gets_its_drawing_on_the_card(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from nasframe.interfaces.space import CellDrawing, StripDrawing
+
+    name = shipped(SPACES[0])
+    space_cls = get_registry().space(get_registry().published()[name]["space"])
+    panels = (
+        CellDrawing("cell", ("in0", "in1"), ("0", "1"), "out", (("in0", "0", "conv"), ("0", "1", "pool")), concat=True),
+        StripDrawing("blocks", (("MB3 3x3", 0.0), ("skip", None), ("MB6 7x7", 1.0))),
+    )
+    monkeypatch.setattr(space_cls, "drawing", lambda self, arch: panels)
+    out = tmp_path / "drawn"
+    result = invoke("export", name, "--format", "exported-program", "--preset", "tiny", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "arch.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((out / "export.json").read_text())["drawing"] == "arch.png"
+    assert "![architecture](arch.png)" in (out / "README.md").read_text()

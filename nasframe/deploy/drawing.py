@@ -69,7 +69,7 @@ def _draw_strip(ax: Any, strip: StripDrawing) -> None:
         )
         ink = "white" if shade is not None and shade > 0.6 else "black"
         ax.text(i + 0.5, 0.5, label, ha="center", va="center", fontsize=7, color=ink)
-    ax.set(xlim=(0, max(len(strip.blocks), 1)), ylim=(0, 1), title=strip.title)
+    ax.set(xlim=(0, max(len(strip.blocks), 1)), ylim=(0, 1), title=strip.title, aspect="equal")
     ax.set_axis_off()
 
 
