@@ -206,6 +206,14 @@ def test_a_trained_run_with_another_search_is_refused(runs, tmp_path):
     assert not out.exists()
 
 
+def test_a_trained_run_is_not_resized(runs, tmp_path):
+    _, _, train = runs
+    out = tmp_path / "out"
+    result = invoke("export", train, "--format", "exported-program", "--out", out, "--set", "space.channels=4")
+    one_line_error(result, "--preset and --set", "config.json")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("space", SPACES)
 def test_shipped_architecture_exports_untrained_and_says_so(space, tmp_path):
     name = shipped(space)
@@ -317,3 +325,13 @@ def test_a_space_that_draws_gets_its_drawing_on_the_card(tmp_path, monkeypatch):
     assert (out / "arch.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((out / "export.json").read_text())["drawing"] == "arch.png"
     assert "![architecture](arch.png)" in (out / "README.md").read_text()
+
+
+def test_export_help_does_not_import_torch():
+    code = (
+        "import sys\nfrom nasframe.cli import main\nsys.argv = ['nasframe', 'export', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "RUN_OR_ARCH" in done.stdout and "--weights" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

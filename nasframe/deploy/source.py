@@ -187,10 +187,10 @@ def _from_folder(
         )
         source.search = search_record(path, config)
         return source
-    if want == "trained" and (preset is not None or overrides):
+    if preset is not None or overrides:
         raise ConfigError(
-            f"--preset and --set size an untrained network; the trained network in {path} is the one its "
-            "config.json describes"
+            f"--preset and --set size the network of an architecture or a search run; the network in {path} is "
+            "the one its config.json describes"
         )
     space = registry.build_space(config)
     arch = space.arch_from_json(config["arch"])
