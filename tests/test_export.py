@@ -196,9 +196,8 @@ def test_a_trained_run_with_another_search_is_refused(runs, tmp_path):
     arch = json.loads((search / "arch.json").read_text())
     space = get_registry().build_space(json.loads((train / "config.json").read_text()))
     found = space.arch_from_json(arch)
-    changed = dict(found)
-    decision = next(d for d in space.decisions if len(d.choices) > 1)
-    changed[decision.name] = (found[decision.name] + 1) % len(decision.choices)
+    draws = (space.sample_final(torch.Generator().manual_seed(seed)) for seed in range(100))
+    changed = next(arch for arch in draws if arch != found)
     (other / "arch.json").write_text(json.dumps(space.arch_to_json(changed)))
     out = tmp_path / "out"
     result = invoke("export", train, "--format", "exported-program", "--out", out, "--search", other)
