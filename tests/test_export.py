@@ -307,7 +307,7 @@ def test_parity_beyond_tolerance_is_refused_with_the_difference(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
 
 
-def test_a_space_that_draws_gets_its_drawing_on_the_card(tmp_path, monkeypatch):
+def test_a_space_that_draws_and_has_ground_truth_gets_both_on_the_card(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from nasframe.interfaces.space import CellDrawing, StripDrawing
 
@@ -317,13 +317,18 @@ def test_a_space_that_draws_gets_its_drawing_on_the_card(tmp_path, monkeypatch):
         CellDrawing("cell", ("in0", "in1"), ("0", "1"), "out", (("in0", "0", "conv"), ("0", "1", "pool")), concat=True),
         StripDrawing("blocks", (("MB3 3x3", 0.0), ("skip", None), ("MB6 7x7", 1.0))),
     )
+    truth = {"cifar10": 93.76, "regret_cifar10": 0.61, "source": "a tabular benchmark (test double)"}
     monkeypatch.setattr(space_cls, "drawing", lambda self, arch: panels)
+    monkeypatch.setattr(space_cls, "ground_truth", lambda self, arch: truth)
     out = tmp_path / "drawn"
     result = invoke("export", name, "--format", "exported-program", "--preset", "tiny", "--out", out)
     assert result.exit_code == 0, result.output
     assert (out / "arch.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((out / "export.json").read_text())["drawing"] == "arch.png"
-    assert "![architecture](arch.png)" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "![architecture](arch.png)" in card
+    assert json.loads((out / "export.json").read_text())["ground_truth"] == truth
+    assert "| cifar10 | 93.76 |" in card and "| regret_cifar10 | 0.61 |" in card and truth["source"] in card
 
 
 def test_export_help_does_not_import_torch():
