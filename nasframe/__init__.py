@@ -14,6 +14,16 @@ from nasframe.interfaces import __version__
 _HOMES = {
     "nasframe.interfaces.context": ("Batch", "Batches", "SearchContext", "Splits"),
     "nasframe.interfaces.cost_model": ("CostModel", "CostTable", "CostTerm"),
+    "nasframe.data": (
+        "DataModule",
+        "TensorBatches",
+        "default_data_dir",
+        "load_pickled_batch",
+        "normalisation",
+        "split_sizes",
+    ),
+    "nasframe.data.image_folders": ("image_folder_splits",),
+    "nasframe.interfaces.dataset": ("Dataset",),
     "nasframe.interfaces.decidedness": ("NEAR_TIE_MARGIN", "distribution_metrics", "ranked_choices"),
     "nasframe.interfaces.errors": (
         "ArchError",
@@ -70,6 +80,8 @@ __all__ = [
     "CostTerm",
     "DataError",
     "DataInfo",
+    "DataModule",
+    "Dataset",
     "Decision",
     "Drawing",
     "Evaluator",
@@ -87,21 +99,37 @@ __all__ = [
     "Strategy",
     "StripDrawing",
     "Supernet",
+    "TensorBatches",
     "World",
     "__version__",
+    "default_data_dir",
     "distribution_metrics",
     "grads_or_zeros",
     "hookimpl",
+    "image_folder_splits",
     "load_model",
+    "load_pickled_batch",
     "load_run",
     "masked_softmax",
     "mean_entropy",
+    "normalisation",
     "ranked_choices",
+    "split_sizes",
 ]
 
 if TYPE_CHECKING:
+    from nasframe.data import (
+        DataModule,
+        TensorBatches,
+        default_data_dir,
+        load_pickled_batch,
+        normalisation,
+        split_sizes,
+    )
+    from nasframe.data.image_folders import image_folder_splits
     from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
     from nasframe.interfaces.cost_model import CostModel, CostTable, CostTerm
+    from nasframe.interfaces.dataset import Dataset
     from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN, distribution_metrics, ranked_choices
     from nasframe.interfaces.errors import (
         ArchError,

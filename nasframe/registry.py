@@ -11,15 +11,16 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 
 import pluggy
 
-from nasframe.data import data_info
 from nasframe.interfaces import __version__
 from nasframe.interfaces import hooks as hookspecs
 from nasframe.interfaces.cost_model import CostModel
+from nasframe.interfaces.dataset import Dataset
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.hooks import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 from nasframe.interfaces.space import DataInfo, SearchSpace
 from nasframe.interfaces.strategy import Strategy
+from nasframe.interfaces.world import World
 from nasframe.measure import latency_table
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class Registry:
     spaces: dict[str, Registered[SearchSpace]] = field(default_factory=dict)
     evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
     cost_models: dict[str, Registered[CostModel]] = field(default_factory=dict)
+    datasets: dict[str, Registered[Dataset]] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Loaded plugin name -> (distribution, version)."""
@@ -76,6 +78,7 @@ class Registry:
         ("register_search_spaces", "search space", SearchSpace, "spaces"),
         ("register_evaluators", "evaluator", Evaluator, "evaluators"),
         ("register_cost_models", "cost model", CostModel, "cost_models"),
+        ("register_datasets", "data set", Dataset, "datasets"),
     )
 
     def add_plugin(self, module: ModuleType | object, plugin: str, distribution: str, version: str) -> None:
@@ -154,8 +157,9 @@ class Registry:
     def strategy(self, name: str) -> type[Strategy]:
         return self._lookup(self.strategies, "strategy", name)
 
-    def space(self, name: str) -> type[SearchSpace]:
-        return self._lookup(self.spaces, "search space", name)
+    def space(self, name: str | None) -> type[SearchSpace]:
+        """The search space ``name``; None: the one registered as the default."""
+        return self._lookup(self.spaces, "search space", name if name is not None else self._default(self.spaces))
 
     def evaluator(self, name: str) -> type[Evaluator]:
         return self._lookup(self.evaluators, "evaluator", name)
@@ -173,9 +177,35 @@ class Registry:
     def cost_model(self, name: str) -> type[CostModel]:
         return self._lookup(self.cost_models, "cost model", name)
 
+    def dataset(self, name: str | None) -> type[Dataset]:
+        """The data set ``name``; None: the one registered as the default."""
+        return self._lookup(self.datasets, "data set", name if name is not None else self._default(self.datasets))
+
+    @staticmethod
+    def _default(table: Mapping[str, Registered[Any]]) -> str:
+        """The one entry of ``table`` whose class says it is the default."""
+        defaults = sorted(name for name, reg in table.items() if getattr(reg.cls, "default", False))
+        if len(defaults) != 1:
+            raise PluginError(
+                f"{len(defaults)} registered plugins claim to be the default ({', '.join(defaults) or 'none'}) "
+                "where one is needed: name one (`nasframe list` shows them)"
+            )
+        return defaults[0]
+
+    def data_info(self, config: Mapping[str, Any]) -> DataInfo:
+        """What a space needs of the run's data set, without reading it (``nasframe train --epochs 0``)."""
+        return self.dataset(config["data"].get("dataset")).info(config)
+
+    def build_data(self, config: Mapping[str, Any], device: Any, *, purpose: str, world: World = World()) -> Any:
+        """The splits of the run's data set on ``device``; with several processes each batch is this rank's shard."""
+        dataset = self.dataset(config["data"].get("dataset"))
+        if world.active and not dataset.distributed:
+            raise NasframeError(f"data set {dataset.name!r} does not shard over data-parallel processes")
+        return dataset.build(config, device, purpose=purpose, world=world)
+
     def build_space(self, config: Mapping[str, Any], data: DataInfo | None = None) -> SearchSpace:
         """The space a run's config names, sized for ``data`` (by default what the config says of the data set)."""
-        return self.space(config["space"]["name"])(own_keys(config["space"]), data or data_info(config))
+        return self.space(config["space"]["name"])(own_keys(config["space"]), data or self.data_info(config))
 
 
 def own_keys(section: Mapping[str, Any]) -> dict[str, Any]:

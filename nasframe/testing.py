@@ -1,4 +1,6 @@
-"""Helpers for testing nasframe plugins: a fake installed distribution, and a tiny search end to end."""
+"""Helpers for testing nasframe plugins, as pytest's ``pytester`` serves pytest's: a toy space and a fake search
+context for a strategy's unit tests, a fake installed distribution, data for tests, and a tiny search end to end.
+nasframe's own tests use the same helpers."""
 
 from __future__ import annotations
 
@@ -6,69 +8,162 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import torch
+
+from nasframe.interfaces.decidedness import ranked_choices
+from nasframe.interfaces.errors import ArchError
+from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
+from nasframe.interfaces.world import World
 from nasframe.registry import reset_registry
 
 SUBSET_ENV = "NASFRAME_TEST_DATA"
 
 
-def subset_dir() -> Path | None:
-    """The real-image CIFAR-10 subset: ``$NASFRAME_TEST_DATA``, else ``shared/data/cifar10-subset`` beside the checkout."""
+class ScalarSupernet(Supernet):
+    """Logits ``[s, 0]`` for every image, with ``s`` a sum of one learnable number per choice: values a test
+    can work out by hand. ``s = Σ_d gate_d · value[d, arch_d]`` for an Arch (a probe's path adds
+    ``gates[d, 1] · value[d, probe_d]`` without a graph through the value), ``Σ_d Σ_c w[d, c] · value[d, c]`` for
+    Relaxed weights ``w``."""
+
+    def __init__(self, values: Sequence[Sequence[float]], names: Sequence[str]) -> None:
+        super().__init__()
+        width = max(len(v) for v in values)
+        self.value = torch.nn.Parameter(torch.tensor([[*v, *[0.0] * (width - len(v))] for v in values]))
+        self.names = list(names)
+
+    def forward(self, x, arch, gates=None, probe=None):
+        if isinstance(arch, torch.Tensor):
+            s = (arch.to(self.value.dtype) * self.value).sum()
+        else:
+            rows = range(len(self.names))
+            chosen = torch.stack([self.value[d, arch[self.names[d]]] for d in rows])
+            if probe is None:
+                s = (chosen * (torch.ones(len(rows)) if gates is None else gates)).sum()
+            else:
+                other = torch.stack([self.value[d, probe[self.names[d]]].detach() for d in rows])
+                s = (gates[:, 0] * chosen + gates[:, 1] * other).sum()
+        return torch.stack([s, torch.zeros_like(s)]).expand(len(x), 2)
+
+
+class ToySpace(SearchSpace):
+    """Named decisions over given choices (``skip`` counts as a shortcut), two classes, no data: a strategy's
+    unit tests run on it. ``supernet`` builds the test's own network; the default is a ``ScalarSupernet``
+    whose values are 1, 2, 3, ... in choice order."""
+
+    name = "toy"
+    shortcuts = frozenset({"skip"})
+
+    def __init__(
+        self,
+        choices: Mapping[str, Sequence[str]] | None = None,
+        supernet: Callable[[], Supernet] | None = None,
+        num_classes: int = 2,
+    ) -> None:
+        super().__init__({}, DataInfo(self.name, num_classes=num_classes, image_size=1, channels=1))
+        choices = choices if choices is not None else {"d0": ("a", "b", "c"), "d1": ("a", "skip")}
+        self._decisions = tuple(Decision(name, tuple(options)) for name, options in choices.items())
+        self._supernet = supernet
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return self._decisions
+
+    def build_supernet(self) -> Supernet:
+        if self._supernet is not None:
+            return self._supernet()
+        start = 1.0
+        values = []
+        for d in self._decisions:
+            values.append([start + k for k in range(len(d.choices))])
+            start += len(d.choices)
+        return ScalarSupernet(values, [d.name for d in self._decisions])
+
+    def build_child(self, arch):
+        supernet = self.build_supernet()
+
+        class Child(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.supernet = supernet
+
+            def forward(self, x):
+                return self.supernet(x, arch)
+
+        return Child()
+
+    def derive(self, scores, generator=None):
+        """The highest score per decision, ties drawn from ``generator``."""
+        return {name: ranked_choices(values.tolist(), generator)[0] for name, values in scores.items()}
+
+    def arch_to_json(self, arch):
+        return {"space": self.name, "arch": dict(self.check_arch(arch))}
+
+    def arch_from_json(self, obj):
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("arch"), Mapping):
+            raise ArchError('a toy arch.json is {"space": "toy", "arch": {decision: index}}')
+        return self.check_arch(obj["arch"])
+
+
+def fake_context(space: Any, *, supernet: Any = None, seed: int = 0, config: dict[str, Any] | None = None) -> Any:
+    """What ``strategy.ctx`` offers, without an engine, data or budget: the supernet (``space``'s unless given),
+    the CPU, a seeded generator, ``forward_loss`` (cross-entropy of the supernet's logits), ``derive`` with that
+    generator, ``sample_feasible`` that just draws, and no cost terms. For a strategy's unit tests; its
+    end-to-end tests use ``tiny_search``."""
+    from types import SimpleNamespace
+
+    supernet = supernet if supernet is not None else space.build_supernet()
+    generator = torch.Generator().manual_seed(seed)
+
+    def forward_loss(batch, arch, amp=True, gates=None, probe=None):
+        logits = supernet(batch[0], arch) if gates is None and probe is None else supernet(batch[0], arch, gates, probe)
+        return torch.nn.functional.cross_entropy(logits, batch[1]), logits
+
+    return SimpleNamespace(
+        config=config or {},
+        space=space,
+        supernet=supernet,
+        device=torch.device("cpu"),
+        generator=generator,
+        val_generator=torch.Generator().manual_seed(seed + 1),
+        world=World(),
+        forward_loss=forward_loss,
+        derive=lambda scores: space.derive(space.scores_from_tensor(scores), generator),
+        sample_feasible=lambda draw: draw(),
+        cost_terms=lambda weights: [],
+    )
+
+
+def subset_dir(dataset: str | None = None) -> Path | None:
+    """A real-image subset of the data set (the default one): ``$NASFRAME_TEST_DATA``, else
+    ``shared/data/<name>-subset`` beside the checkout, when it holds that data set."""
+    from nasframe.registry import get_registry
+
+    cls = get_registry().dataset(dataset)
     env = os.environ.get(SUBSET_ENV)
     here = Path(__file__).resolve()
-    candidates = [Path(env)] if env else [p / "shared" / "data" / "cifar10-subset" for p in here.parents[:4]]
-    for c in candidates:
-        if (c / "cifar-10-batches-py" / "data_batch_1").is_file():
-            return c
-    return None
+    candidates = [Path(env)] if env else [p / "shared" / "data" / f"{cls.name}-subset" for p in here.parents[:4]]
+    return next((c for c in candidates if cls.is_at(c)), None)
 
 
-def write_cifar_like(root: Path, train: int = 2000, test: int = 500, seed: int = 0) -> Path:
-    """A small CIFAR-10 look-alike in torchvision's layout under ``root``, for tests on a fresh clone.
+def dataset_dir(dataset: str | None = None) -> Path:
+    """The real subset when it is beside the checkout, else the data set's look-alike, generated once per process."""
+    from nasframe.registry import get_registry
 
-    Each class is a coloured grating of its own orientation under uniform noise, so a tiny network
-    learns it above chance within an epoch; the files are pickled as torchvision ships them.
-    """
-    import pickle
-
-    import numpy as np
-
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
-
-    def images(n: int) -> tuple[np.ndarray, list[int]]:
-        labels = rng.integers(0, 10, n)
-        angle = labels[:, None, None] * np.pi / 10
-        phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-        wave = np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * 0.6 + phase)  # [n, 32, 32]
-        tint = np.stack([np.cos(labels * 0.6), np.sin(labels * 0.9), np.cos(labels * 1.3)], 1)[:, :, None, None]
-        pixels = 128 + 60 * wave[:, None] * (0.6 + 0.4 * tint) + rng.uniform(-50, 50, (n, 3, 32, 32))
-        return np.clip(pixels, 0, 255).astype(np.uint8).reshape(n, 3072), labels.tolist()
-
-    for name, n in (("data_batch_1", train), ("test_batch", test)):
-        data, labels = images(n)
-        with open(folder / name, "wb") as f:
-            pickle.dump({b"data": data, b"labels": labels}, f, protocol=2)
-    return root
-
-
-def cifar_data_dir() -> Path:
-    """The real subset when it is beside the checkout, else a look-alike generated once per process."""
-    global _generated
-    found = subset_dir()
+    found = subset_dir(dataset)
     if found is not None:
         return found
-    if _generated is None:
+    cls = get_registry().dataset(dataset)
+    if cls.name not in _generated:
         import tempfile
 
-        _generated = write_cifar_like(Path(tempfile.mkdtemp(prefix="nasframe-cifar-like-")))
-    return _generated
+        folder = Path(tempfile.mkdtemp(prefix=f"nasframe-{cls.name}-like-"))
+        _generated[cls.name] = cls.write_look_alike(folder, train=2000, test=500)
+    return _generated[cls.name]
 
 
-_generated: Path | None = None
+_generated: dict[str, Path] = {}
 
 
 def install_plugin(
@@ -124,13 +219,13 @@ def tiny_search(
 ) -> dict[str, Any]:
     """Run a ``tiny``-preset search in-process, firing the plugins' observer hooks, and return its summary."""
     from nasframe.config import resolve
-    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.loop import Run
     from nasframe.engine.search import SearchJob
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir
 
     registry = get_registry()
-    data = data_dir or cifar_data_dir()
+    data = data_dir or dataset_dir()
     overrides: dict[str, Any] = {
         "train.epochs": epochs,
         "seed": seed,
@@ -140,9 +235,14 @@ def tiny_search(
     }
     overrides.update(sets or {})
     config = resolve(
-        registry.space(space), registry.strategy(strategy), "tiny", overrides, evaluators=registry.evaluator
+        registry.space(space),
+        registry.strategy(strategy),
+        "tiny",
+        overrides,
+        evaluators=registry.evaluator,
+        datasets=registry.dataset,
     )
-    return Run(SearchJob(config, registry), RunDir(Path(out)), [HookObserver(registry)]).execute(resume=False)
+    return Run(SearchJob(config, registry), RunDir(Path(out)), []).execute(resume=False)
 
 
 def iter_pairs() -> Iterator[tuple[str, str]]:

@@ -12,7 +12,7 @@ import torch
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-from nasframe.testing import cifar_data_dir, subset_dir  # noqa: E402 - threads are set before torch work starts
+from nasframe.testing import dataset_dir, subset_dir  # noqa: E402 - threads are set before torch work starts
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def cifar_dir() -> Path:
 
     ``NASFRAME_TEST_DATA=generated`` (any value that is not a folder) forces the look-alike.
     """
-    return cifar_data_dir()
+    return dataset_dir()
 
 
 @pytest.fixture(scope="session")

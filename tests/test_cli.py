@@ -3,9 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from nasframe.cli import _load_commands, cli
-
-_load_commands()
+from nasframe.cli import cli
 
 
 def invoke(*args):

@@ -6,7 +6,7 @@ import copy
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 import torch
@@ -17,11 +17,12 @@ from torch.func import functional_call
 from nasframe.engine.context import EngineContext
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.gradient_strategy import masked_softmax
-from nasframe.interfaces.space import DataInfo, Decision, SearchSpace, Supernet
+from nasframe.interfaces.space import DataInfo, Supernet
 from nasframe.plugins.darts import Darts
 from nasframe.storage import checkpoint as ckpt_io
 from nasframe.storage.checkpoint import Checkpoint
 from nasframe.storage.tensor_tree import flatten, unflatten
+from nasframe.testing import ToySpace
 
 D = 6  # toy feature width
 
@@ -53,35 +54,9 @@ class ToySupernet(Supernet):
         return self.head(h)
 
 
-class ToySpace(SearchSpace):
-    name = "toy"
-
-    def __init__(self) -> None:
-        super().__init__({}, DataInfo("toy", 3, 1))
-        self._decisions = (
-            Decision("l1", ("a", "b", "c")),
-            Decision("l2", ("a", "b", "skip")),
-            Decision("gate", ("a", "b")),
-        )
-
-    @property
-    def decisions(self) -> tuple[Decision, ...]:
-        return self._decisions
-
-    def build_supernet(self) -> Supernet:
-        return ToySupernet()
-
-    def build_child(self, arch: Any) -> nn.Module:
-        raise NotImplementedError
-
-    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> dict[str, int]:
-        return {k: int(v.argmax()) for k, v in scores.items()}
-
-    def arch_to_json(self, arch: Any) -> Any:
-        return dict(arch)
-
-    def arch_from_json(self, obj: Any) -> Any:
-        return dict(obj)
+def toy_space() -> ToySpace:
+    """The supernet's three decisions: two mixed layers and a gate with 2 real choices of 3."""
+    return ToySpace({"l1": ("a", "b", "c"), "l2": ("a", "b", "skip"), "gate": ("a", "b")}, supernet=ToySupernet)
 
 
 def batch(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +74,7 @@ def make(
 ) -> tuple[Darts, EngineContext]:
     """A real SearchContext around the toy supernet; ``warm`` takes one SGD step so momentum exists."""
     torch.manual_seed(seed)
-    space = ToySpace()
+    space = toy_space()
     net = space.build_supernet().double()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     val = batch(100)
@@ -292,7 +267,6 @@ def test_end_to_end_arch_is_derived_from_checkpointed_alpha(order: int, tmp_path
     from nasframe.interfaces.space import DataInfo as Info
     from nasframe.registry import get_registry
 
-    nasframe.cli._load_commands()
     out = tmp_path / "run"
     result = CliRunner().invoke(
         nasframe.cli.cli,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,6 @@ from click.testing import CliRunner
 import nasframe
 from nasframe.cli import _load_commands, cli
 from nasframe.config import run_hash
-from nasframe.data.cifar import find_batches, read_split
 from nasframe.registry import get_registry
 
 _load_commands()
@@ -77,7 +77,11 @@ def runs(request, tmp_path_factory, cifar_dir):
 
 def real_images(cifar_dir, preprocessing, count):
     """CIFAR test images normalised by the export's own preprocessing record (what a consumer would do)."""
-    images, _ = read_split(find_batches(cifar_dir), train=False)
+    folder = cifar_dir / "cifar-10-batches-py" if (cifar_dir / "cifar-10-batches-py").is_dir() else cifar_dir
+    with open(folder / "test_batch", "rb") as f:
+        batch = pickle.load(f, encoding="bytes")  # the test's own reader: torchvision's documented layout
+    data = batch[b"data"] if b"data" in batch else batch["data"]
+    images = torch.from_numpy(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)[:count].copy())
     mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(preprocessing["std"]).view(1, -1, 1, 1)
     return ((images[:count].float() / 255 - mean) / std).contiguous()

@@ -6,9 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nasframe.data import build_data
-from nasframe.data.imagenet import build_imagenet
 from nasframe.interfaces.errors import DataError
+from nasframe.registry import get_registry
 
 CLASSES = ("cat", "dog", "fish")
 
@@ -52,7 +51,7 @@ def run(batches, seed):
 
 
 def test_search_splits_the_train_folder_keeping_every_class_in_validation(folder):
-    dm = build_imagenet(config(folder), torch.device("cpu"), purpose="search")
+    dm = get_registry().build_data(config(folder), torch.device("cpu"), purpose="search")
     assert (dm.info.name, dm.info.num_classes, dm.info.image_size) == ("imagenet", 3, 224)
     assert dm.test is None
     assert (dm.train.num_images, dm.val.num_images) == (6, 3)
@@ -66,7 +65,7 @@ def test_search_splits_the_train_folder_keeping_every_class_in_validation(folder
 
 
 def test_the_same_generator_seed_gives_the_same_batches(folder):
-    dm = build_imagenet(config(folder), torch.device("cpu"), purpose="search")
+    dm = get_registry().build_data(config(folder), torch.device("cpu"), purpose="search")
     a, b, c = run(dm.train, 7), run(dm.train, 7), run(dm.train, 8)
     for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
@@ -75,14 +74,14 @@ def test_the_same_generator_seed_gives_the_same_batches(folder):
 
 def test_worker_processes_give_the_same_batches_as_the_main_process(folder):
     device = torch.device("cpu")
-    main = build_imagenet(config(folder), device, purpose="search").train
-    workers = build_imagenet(config(folder, workers=1), device, purpose="search").train
+    main = get_registry().build_data(config(folder), device, purpose="search").train
+    workers = get_registry().build_data(config(folder, workers=1), device, purpose="search").train
     for (xa, ya), (xb, yb) in zip(run(main, 3), run(workers, 3), strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 def test_train_uses_the_whole_train_folder_and_val_as_test(folder):
-    dm = build_data(config(folder), torch.device("cpu"), purpose="train")
+    dm = get_registry().build_data(config(folder), torch.device("cpu"), purpose="train")
     assert dm.val is None
     assert (dm.train.num_images, dm.test.num_images) == (9, 3)
     ((x, y),) = run(dm.test, None)
@@ -93,7 +92,7 @@ def test_train_uses_the_whole_train_folder_and_val_as_test(folder):
 
 
 def test_limits_cap_the_images_read(folder):
-    dm = build_imagenet(config(folder, limit=5, test_limit=2), torch.device("cpu"), purpose="train")
+    dm = get_registry().build_data(config(folder, limit=5, test_limit=2), torch.device("cpu"), purpose="train")
     assert (dm.train.num_images, dm.test.num_images) == (5, 2)
     assert len(dm.train) == 2  # training drops the last partial batch
     assert run(dm.test, None)[0][1].tolist() == [0, 1]  # the limit keeps the class-interleaved order
@@ -101,7 +100,7 @@ def test_limits_cap_the_images_read(folder):
 
 def test_a_missing_folder_says_which_layout_to_pass(tmp_path):
     with pytest.raises(DataError, match=r"train/<class>"):
-        build_imagenet(config(tmp_path / "nowhere"), torch.device("cpu"), purpose="search")
+        get_registry().build_data(config(tmp_path / "nowhere"), torch.device("cpu"), purpose="search")
 
 
 def test_a_missing_val_folder_is_an_error_for_training(folder):
@@ -109,12 +108,12 @@ def test_a_missing_val_folder_is_an_error_for_training(folder):
         if p.is_file():
             p.unlink()
     with pytest.raises(DataError, match="val"):
-        build_imagenet(config(folder), torch.device("cpu"), purpose="train")
+        get_registry().build_data(config(folder), torch.device("cpu"), purpose="train")
 
 
 def test_sample_draws_a_reproducible_unaugmented_batch(folder):
     device = torch.device("cpu")
-    train = build_imagenet(config(folder), device, purpose="search").train
+    train = get_registry().build_data(config(folder), device, purpose="search").train
     x, y = train.sample(3, torch.Generator().manual_seed(5))
     x2, y2 = train.sample(3, torch.Generator().manual_seed(5))
     assert x.shape == (3, 3, 224, 224) and torch.equal(x, x2) and torch.equal(y, y2)
@@ -123,6 +122,6 @@ def test_sample_draws_a_reproducible_unaugmented_batch(folder):
     assert all(any(torch.equal(img, other) for other in every) for img in x)
     augmented = torch.cat([b for b, _ in run(train, 5)])
     assert not all(any(torch.equal(img, other) for other in every) for img in augmented)
-    workers = build_imagenet(config(folder, workers=1), device, purpose="search").train
+    workers = get_registry().build_data(config(folder, workers=1), device, purpose="search").train
     x3, y3 = workers.sample(3, torch.Generator().manual_seed(5))
     assert torch.equal(x, x3) and torch.equal(y, y3)

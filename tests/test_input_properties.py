@@ -12,13 +12,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.config import Schema, parse_sets, resolve
 from nasframe.interfaces.errors import NasframeError
 from nasframe.registry import get_registry
 from nasframe.search_spaces.darts import GENOTYPES_DIR
-
-_load_commands()
 
 SPACES = ("darts", "mbconv")
 STRATEGIES = ("random", "mdenas", "darts")

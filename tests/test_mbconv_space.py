@@ -11,7 +11,7 @@ from torch import nn
 from nasframe.config import resolve
 from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.space import DataInfo
-from nasframe.layers import MBConv
+from nasframe.layers import InvertedResidual
 from nasframe.measure.cost import arch_cost
 from nasframe.registry import get_registry
 from nasframe.search_spaces.mbconv import MBConvSpace
@@ -108,20 +108,20 @@ def test_every_candidate_of_every_block_gives_its_output_shape(choices):
 @pytest.mark.parametrize("expand", [1, 3, 6])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_mbconv_block_shape_at_stride_1_and_2(kernel, expand, stride):
-    block = MBConv(8, 16, kernel, expand, stride, residual=False)
+    block = InvertedResidual(8, 16, kernel, expand, stride, residual=False)
     assert block(torch.randn(2, 8, 9, 9)).shape == (2, 16, 5 if stride == 2 else 9, 5 if stride == 2 else 9)
-    same = MBConv(8, 8, kernel, expand, 1, residual=True)
+    same = InvertedResidual(8, 8, kernel, expand, 1, residual=True)
     assert same(torch.randn(2, 8, 9, 9)).shape == (2, 8, 9, 9)
     assert not any(isinstance(m, nn.Conv2d) and m.bias is not None for m in block.modules())
 
 
 def test_mbconv_expand_1_has_no_expansion_conv():
-    convs = [m for m in MBConv(8, 16, 3, 1, 1, residual=False).modules() if isinstance(m, nn.Conv2d)]
+    convs = [m for m in InvertedResidual(8, 16, 3, 1, 1, residual=False).modules() if isinstance(m, nn.Conv2d)]
     assert [c.kernel_size for c in convs] == [(3, 3), (1, 1)]
 
 
 def expected_params(num_classes: int, kernel: int = 3, expand: int = 6) -> int:
-    """Parameter count (docs/algorithms.md#mbconv-space) of the network with MBConv(kernel, expand) everywhere, from the formula."""
+    """Parameter count (docs/algorithms.md#mbconv-space) of the network with InvertedResidual(kernel, expand) everywhere, from the formula."""
     bn = lambda c: 2 * c  # noqa: E731
 
     def mbconv(cin: int, cout: int, k: int, e: int) -> int:
@@ -216,7 +216,7 @@ def test_child_leaves_skipped_blocks_out():
     space = tiny("proxyless")
     arch = arch_of(space, lambda d: d.choices.index("skip") if "skip" in d.choices else 0)
     child = space.build_child(arch)
-    assert sum(isinstance(m, MBConv) for m in child.modules()) == 1 + 21 - 15
+    assert sum(isinstance(m, InvertedResidual) for m in child.modules()) == 1 + 21 - 15
     assert child(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 import torch
 
 from nasframe import Feedback, mean_entropy
 from nasframe.interfaces.errors import CheckpointError, ConfigError
-from nasframe.interfaces.space import DataInfo, Decision, SearchSpace
 from nasframe.plugins.mdenas import MdeNAS, update_probabilities
 from nasframe.storage.tensor_tree import flatten, unflatten
+from nasframe.testing import ToySpace, fake_context
 
 T = torch.float64
 
@@ -131,45 +130,15 @@ def test_update_is_pure() -> None:
 # --- the strategy --------------------------------------------------------------------------------
 
 
-class ToySpace(SearchSpace):
+def toy_space(widths: tuple[int, ...]) -> ToySpace:
     """Decisions of different widths (3 and 2 choices among max 3), so the mask matters."""
-
-    name = "toy"
-
-    def __init__(self, widths: tuple[int, ...] = (3, 2)) -> None:
-        super().__init__({}, DataInfo("toy", 10, 8))
-        self._decisions = tuple(Decision(f"d{i}", tuple(f"op{k}" for k in range(w))) for i, w in enumerate(widths))
-
-    @property
-    def decisions(self) -> tuple[Decision, ...]:
-        return self._decisions
-
-    def build_supernet(self) -> Any:
-        raise NotImplementedError
-
-    def build_child(self, arch: Any) -> Any:
-        raise NotImplementedError
-
-    def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> dict[str, int]:
-        return {k: int(v.argmax()) for k, v in scores.items()}
-
-    def arch_to_json(self, arch: Any) -> Any:
-        return dict(arch)
-
-    def arch_from_json(self, obj: Any) -> Any:
-        return dict(obj)
+    return ToySpace({f"d{i}": tuple(f"op{k}" for k in range(w)) for i, w in enumerate(widths)})
 
 
 def make(widths: tuple[int, ...] = (3, 2), seed: int = 0, **config: Any) -> MdeNAS:
-    space = ToySpace(widths)
+    space = toy_space(widths)
     s = MdeNAS(config)
-    s.space = space
-    s.ctx = SimpleNamespace(  # type: ignore[assignment]
-        generator=torch.Generator().manual_seed(seed),
-        sample_feasible=lambda draw: draw(),  # no budget
-        cost_terms=lambda weights: [],
-        derive=lambda scores: space.derive(space.scores_from_tensor(scores)),
-    )
+    s.space, s.ctx = space, fake_context(space, seed=seed)
     s.setup(space, s.ctx)
     return s
 
@@ -276,7 +245,6 @@ def test_end_to_end_is_reproducible(tmp_path: Path, cifar_dir: Path) -> None:
 
     import nasframe.cli
 
-    nasframe.cli._load_commands()
     epochs = 3
     outs = []
     for name in ("a", "b"):

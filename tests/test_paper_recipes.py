@@ -11,20 +11,16 @@ from click.testing import CliRunner
 from PIL import Image
 
 import nasframe
-from nasframe.cli import _load_commands, cli
+from nasframe import normalisation
+from nasframe.cli import cli
 from nasframe.config import resolve
-from nasframe.data.cifar import build_cifar
-from nasframe.data.imagenet import MEAN as IMAGENET_MEAN
-from nasframe.data.imagenet import STD as IMAGENET_STD
-from nasframe.data.imagenet import build_imagenet
-from nasframe.data.normalisation import normalisation
 from nasframe.engine.schedule import cosine_lr, epoch_lr
 from nasframe.engine.training import TrainJob, read_arch, train_config
 from nasframe.interfaces.errors import ConfigError
+from nasframe.plugins.imagenet import ImageNet
+from nasframe.registry import get_registry
 from nasframe.search_spaces.darts import DartsSpace
 from nasframe.search_spaces.mbconv import MBConvSpace
-
-_load_commands()
 
 
 def invoke(*args):
@@ -101,16 +97,16 @@ def _search_config(**data):
 
 def test_cifar_batches_in_minus_one_to_one_with_the_paper_normalisation(cifar_dir):
     config = _search_config(dir=str(cifar_dir), mean=0.5, std=0.5)
-    x, _ = next(iter(build_cifar(config, torch.device("cpu"), purpose="search").val.epoch(None)))
+    x, _ = next(iter(get_registry().build_data(config, torch.device("cpu"), purpose="search").val.epoch(None)))
     assert x.min() >= -1 and x.max() <= 1 and x.min() < -0.5 and x.max() > 0.5
 
 
 def test_imagenet_loader_takes_the_configured_normalisation(imagenet_dir):
     def first_val_batch(**data):
-        config = _search_config(dir=str(imagenet_dir), val_size=3, **data)
-        return next(iter(build_imagenet(config, torch.device("cpu"), purpose="search").val.epoch(None)))[0]
+        config = _search_config(dir=str(imagenet_dir), val_size=3, dataset="imagenet", **data)
+        return next(iter(get_registry().build_data(config, torch.device("cpu"), purpose="search").val.epoch(None)))[0]
 
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean, std = torch.tensor(ImageNet.mean).view(1, 3, 1, 1), torch.tensor(ImageNet.std).view(1, 3, 1, 1)
     pixels = first_val_batch() * std + mean
     torch.testing.assert_close(first_val_batch(mean=0.5, std=0.5), (pixels - 0.5) / 0.5, atol=1e-5, rtol=0)
 

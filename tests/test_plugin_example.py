@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nasframe.config import resolve
-from nasframe.engine.loop import HookObserver, Observer, Run
+from nasframe.engine.loop import Observer, Run
 from nasframe.engine.search import SearchJob
 from nasframe.interfaces.errors import NasframeError
 from nasframe.interfaces.space import DataInfo
@@ -70,7 +70,7 @@ def search(space, out, cifar_dir, *, epochs=1, seed=0, observers=(), resume=Fals
         "data.limit": 200,
     }
     config = resolve(registry.space(space), registry.strategy("evolution"), "tiny", overrides)
-    return Run(SearchJob(config, registry), RunDir(out), [HookObserver(registry), *observers]).execute(resume)
+    return Run(SearchJob(config, registry), RunDir(out), observers).execute(resume)
 
 
 def strategy_state(out):

@@ -1,17 +1,15 @@
 """ProxylessNAS: the binary-gate gradient against values worked out by hand, the two-path rescale, gated supernets."""
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
-from torch import nn
 
 import nasframe
 from nasframe import DataInfo
 from nasframe.config import resolve
 from nasframe.registry import get_registry
-from nasframe.testing import tiny_search
+from nasframe.testing import ScalarSupernet, ToySpace, fake_context, tiny_search
 
 PROXYLESS = "nasframe.plugins.proxyless"
 
@@ -20,68 +18,17 @@ def proxyless_module():
     return __import__(PROXYLESS, fromlist=["ProxylessNAS"])
 
 
-class ToySpace(nasframe.SearchSpace):
-    """Two decisions of two choices; choice c of decision d contributes the scalar VALUES[d][c]."""
-
-    name = "toy"
-    VALUES = ((1.0, 2.0), (3.0, -1.0))
-
-    @property
-    def decisions(self):
-        return (nasframe.Decision("d0", ("a", "b")), nasframe.Decision("d1", ("a", "b")))
-
-    def build_supernet(self):
-        return ToySupernet(self.VALUES)
-
-    def build_child(self, arch):
-        raise NotImplementedError
-
-    def derive(self, scores):
-        return {name: int(torch.argmax(s)) for name, s in scores.items()}
-
-    def arch_to_json(self, arch):
-        return dict(arch)
-
-    def arch_from_json(self, obj):
-        return dict(obj)
+VALUES = ((1.0, 2.0), (3.0, -1.0))
+"""Choice c of decision d contributes VALUES[d][c] to the toy logit s (``nasframe.testing.ScalarSupernet``)."""
 
 
-class ToySupernet(nasframe.Supernet):
-    """logits = [s, 0] with s = sum_d gate_d * VALUES[d][arch[d]]: the loss is log(1 + exp(-s)) for label 0."""
-
-    def __init__(self, values):
-        super().__init__()
-        self.values = nn.Parameter(torch.tensor(values))
-
-    def forward(self, x, arch, gates=None, probe=None):
-        gates = torch.ones(2) if gates is None else gates
-        if probe is None:
-            s = sum(gates[d] * self.values[d, arch[f"d{d}"]] for d in range(2))
-        else:  # the probe path's value enters at its own gate (0), without a graph through the weights
-            s = sum(
-                gates[d, 0] * self.values[d, arch[f"d{d}"]] + gates[d, 1] * self.values[d, probe[f"d{d}"]].detach()
-                for d in range(2)
-            )
-        return torch.stack([s, torch.zeros(())]).expand(len(x), 2)
+def toy_space():
+    return ToySpace({"d0": ("a", "b"), "d1": ("a", "b")}, supernet=lambda: ScalarSupernet(VALUES, ("d0", "d1")))
 
 
 def toy_strategy(mode="full"):
-    space = ToySpace({}, DataInfo("toy", 2, 1))
-    supernet = space.build_supernet()
-    loss_fn = nn.CrossEntropyLoss()
-
-    def forward_loss(batch, arch, amp=True, gates=None, probe=None):
-        logits = supernet(batch[0], arch, gates, probe)
-        return loss_fn(logits, batch[1]), logits
-
-    ctx = SimpleNamespace(
-        supernet=supernet,
-        device=torch.device("cpu"),
-        generator=torch.Generator().manual_seed(0),
-        world=nasframe.World(),
-        forward_loss=forward_loss,
-        cost_terms=lambda weights: [],
-    )
+    space = toy_space()
+    ctx = fake_context(space)
     strategy = proxyless_module().ProxylessNAS({"binary_mode": mode})
     strategy.space, strategy.ctx = space, ctx
     strategy.setup(space, ctx)

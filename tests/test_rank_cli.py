@@ -5,12 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.engine.loop import Observer
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.rank import open_study, train_study, write_results
-
-_load_commands()
 
 SAMPLES, EPOCHS = 3, 2
 SETS = {"data.limit": 128, "train.batch_size": 32}  # 64 training images (2 steps), 64 validation images
@@ -87,6 +85,20 @@ def test_study_writes_table_records_tau_and_plot(study):
     pytest.importorskip("matplotlib")
     assert (out / "rank.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "rank.png" in output
+
+
+def test_report_re_renders_a_ranking_study_in_every_format(study):
+    out, output = study
+    tau = json.loads((out / "tau.json").read_text())
+    table = invoke(["report", str(out)])
+    assert table.exit_code == 0, table.output
+    assert "τ (val acc)" in table.output and "0.474" in table.output
+    markdown = invoke(["report", str(out), "--format", "markdown"]).output
+    assert "| epoch | τ (val acc) |" in markdown and markdown.count("\n| ") >= 2 + len(tau["epochs"])
+    data = json.loads(invoke(["report", str(out), "--format", "json"]).output)
+    assert data["kind"] == "rank" and data["tau"] == tau
+    csv = invoke(["report", str(out), "--format", "csv"]).output
+    assert csv.splitlines()[0].startswith("epoch,tau,p_tau") and "\nmean," in csv
 
 
 def test_rerun_skips_finished_archs_and_other_settings_are_refused(study, cifar_dir):

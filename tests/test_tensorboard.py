@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import nasframe
 from nasframe.plugins import tensorboard as tb
 from nasframe.registry import get_registry
 from nasframe.testing import tiny_search
@@ -79,7 +80,7 @@ def test_only_the_process_that_writes_the_run_directory_logs(tmp_path, monkeypat
     monkeypatch.setenv(tb.ENV, "1")
     for rank, path in ((1, tmp_path / "rank1"), (0, tmp_path / "rank0")):
         run = FakeRun(path)
-        run.job = types.SimpleNamespace(world=types.SimpleNamespace(is_main=rank == 0))
+        run.world = types.SimpleNamespace(is_main=rank == 0)
         tb.on_run_start(run)
         tb.on_epoch_end(run, 0, EPOCH)
         tb.on_run_end(run, {"val_accuracy": 0.3})
@@ -123,3 +124,61 @@ def test_enabled_and_installed_writes_every_epoch_metric_as_a_scalar(tmp_path, m
     assert [step for step, _ in scalars["val_accuracy"]] == [0, 1]
     assert {"train_loss", "train_accuracy", "lr", "seconds"} <= set(scalars)
     assert scalars["summary/val_accuracy"][0][1] == pytest.approx(summary["val_accuracy"])
+
+
+def test_every_trial_of_a_parallel_bench_writes_its_events(tmp_path, monkeypatch, cifar_dir):
+    """Plugin hooks fire in the bench's worker processes too (one dispatch point, owned by the run)."""
+    pytest.importorskip("torch.utils.tensorboard", reason="the tensorboard package is not installed")
+    from click.testing import CliRunner
+
+    from nasframe.cli import cli
+
+    monkeypatch.setenv(tb.ENV, "1")
+    out = tmp_path / "bench"
+    args = ["bench", "--strategies", "random,mdenas", "--space", "darts", "--seeds", "0", "--epochs", "1"]
+    args += ["--data-dir", str(cifar_dir), "--out", str(out), "--devices", "cpu,cpu", "--preset", "tiny"]
+    args += ["--set", "data.limit=64", "--set", "train.batch_size=16", "--device", "cpu"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    trials = sorted((out / "trials").iterdir())
+    assert [t.name for t in trials] == ["mdenas-seed0", "random-seed0"]
+    for trial in trials:
+        scalars = read_scalars(trial / tb.SUBDIR)
+        assert [step for step, _ in scalars["val_accuracy"]] == [0] and "summary/val_accuracy" in scalars
+
+
+class Interrupt:
+    """A plugin that presses Ctrl-C at the end of the second epoch (registered last, pluggy calls it first: before
+    TensorBoard logs that epoch)."""
+
+    @staticmethod
+    @nasframe.hookimpl
+    def on_epoch_end(run, epoch, metrics):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_closes_the_writer_and_keeps_the_logged_epochs(tmp_path, monkeypatch, cifar_dir):
+    pytest.importorskip("torch.utils.tensorboard", reason="the tensorboard package is not installed")
+    from torch.utils.tensorboard import SummaryWriter
+
+    monkeypatch.setenv(tb.ENV, "1")
+    closed = []
+    close = SummaryWriter.close
+
+    def recording_close(writer):
+        closed.append(str(writer.log_dir))
+        close(writer)
+
+    monkeypatch.setattr(SummaryWriter, "close", recording_close)
+    registry = get_registry()
+    registry.pm.register(Interrupt, name="interrupt")
+    try:
+        with pytest.raises(nasframe.NasframeError, match="interrupted"):
+            tiny_search("random", "darts", tmp_path / "run", epochs=3, sets=FAST)
+    finally:
+        registry.pm.unregister(name="interrupt")
+    assert closed == [str(tmp_path / "run" / tb.SUBDIR)], "the writer of the interrupted run was not closed"
+    scalars = read_scalars(tmp_path / "run" / tb.SUBDIR)
+    assert [step for step, _ in scalars["val_accuracy"]] == [0]
+    assert not any(tag.startswith("summary/") for tag in scalars)

@@ -7,10 +7,8 @@ import torch
 from click.testing import CliRunner
 
 import nasframe
-from nasframe.cli import _load_commands, cli
+from nasframe.cli import cli
 from nasframe.search_spaces.darts import GENOTYPES_DIR
-
-_load_commands()
 
 
 def invoke(*args):
@@ -24,10 +22,10 @@ def test_epochs_zero_reports_the_published_parameter_count_without_data(tmp_path
         "train",
         "--arch",
         GENOTYPES_DIR / f"{name}.json",
-        "--layers",
-        20,
-        "--channels",
-        36,
+        "--set",
+        "space.layers=20",
+        "--set",
+        "space.channels=36",
         "--epochs",
         0,
         "--out",
@@ -56,10 +54,10 @@ def test_nested_genotype_form_is_accepted(tmp_path):
         "train",
         "--arch",
         path,
-        "--layers",
-        20,
-        "--channels",
-        36,
+        "--set",
+        "space.layers=20",
+        "--set",
+        "space.channels=36",
         "--epochs",
         0,
         "--out",

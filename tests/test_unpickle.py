@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from nasframe.data.unpickle import load_batch
+from nasframe import load_pickled_batch as load_batch
 from nasframe.interfaces.errors import DataError
 
 
@@ -29,7 +29,7 @@ def test_batch_with_numpy_array_and_bytes_keys_loads():
 
 
 def test_garbage_is_a_data_error():
-    with pytest.raises(DataError, match="not a CIFAR batch file"):
+    with pytest.raises(DataError, match="not a batch file"):
         load_batch(io.BytesIO(b"not a pickle"), "garbage")
 
 

@@ -13,8 +13,12 @@ from nasframe.config import PRESETS, parse_sets
 
 
 @cli.command()
-@click.option("--strategies", required=True, help="Comma-separated strategies, e.g. mdenas,random,darts.")
-@click.option("--space", default="darts", show_default=True, help="The search space every strategy searches.")
+@click.option("--strategies", required=True, help="Comma-separated strategies (see `nasframe list`).")
+@click.option(
+    "--space",
+    default=None,
+    help="The search space every strategy searches (default: the default one, `nasframe list`).",
+)
 @click.option(
     "--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds; one trial per strategy and seed."
 )
@@ -81,7 +85,7 @@ from nasframe.config import PRESETS, parse_sets
 )
 def bench(
     strategies: str,
-    space: str,
+    space: str | None,
     seeds: str,
     epochs: int | None,
     budget_seconds: float | None,
@@ -102,11 +106,11 @@ def bench(
     """
     from nasframe.cli.display import BenchProgress, console
     from nasframe.cli.tables import print_report
-    from nasframe.engine.loop import HookObserver
     from nasframe.registry import get_registry
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
     from nasframe.studies.report import bench_report
 
+    space = get_registry().space(space).name
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data.dir"] = data_dir
@@ -131,7 +135,7 @@ def bench(
     console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
     with BenchProgress() as display:
         rows = runner.execute(
-            [*display.with_log("trial"), HookObserver(get_registry())],
+            [*display.with_log("trial")],
             devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()),
         )
     print_report(bench_report(read_bench(path), rows))

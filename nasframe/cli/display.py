@@ -34,7 +34,7 @@ SHOWN = (
     ("expected_params", "expected params"),
 )
 
-SECTIONS = ("strategy_metrics", "constraint")
+SECTIONS = ("strategy_metrics", "constraint", "benchmark")
 """Summary entries that are records: each of their values is a row."""
 SHARES = ("near_ties", "skip_share")
 """Strategy metrics that are fractions of the decisions (shown as %)."""
@@ -68,6 +68,8 @@ def human(key: str, value: Any) -> str:
         return fmt(value)
     if key.endswith("accuracy") or key in SHARES:
         return f"{100 * value:.2f} %"
+    if key.startswith("benchmark."):  # a benchmark's published figures are in % already
+        return f"{value:.2f} %"
     if key.endswith("_error"):
         return f"{100 * value:+.1f} %"
     if key.endswith("_bytes"):
@@ -297,7 +299,7 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
                 continue  # no budget: nothing was constrained or projected
             for name, metric in value.items():
                 if metric is not None:
-                    table.add_row(f"{key}.{name}", human(name, metric))
+                    table.add_row(f"{key}.{name}", human(f"{key}.{name}" if key == "benchmark" else name, metric))
         elif not isinstance(value, (dict, list)):
             table.add_row(key, human(key, value))
     Console().print(table)

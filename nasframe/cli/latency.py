@@ -15,7 +15,11 @@ from nasframe.config import PRESETS, parse_sets
 @click.option("--space", required=True, help="Search space (see `nasframe list`).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Images per forward pass.")
-@click.option("--dataset", default=None, help="cifar10 (default) or imagenet: the resolution the space is sized for.")
+@click.option(
+    "--dataset",
+    default=None,
+    help="The data set whose image size the space is sized for (`nasframe list` shows them; default: the default one).",
+)
 @click.option(
     "--preset",
     type=click.Choice(PRESETS),
@@ -30,7 +34,7 @@ from nasframe.config import PRESETS, parse_sets
     help="JSON file to write; default latency-<space>-<device>.json.",
 )
 @click.option(
-    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. space.width_mult=0.5."
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. train.batch_size=32."
 )
 def latency(
     space: str, device: str, batch_size: int, dataset: str | None, preset: str, out: str | None, sets: tuple[str, ...]
@@ -47,7 +51,7 @@ def latency(
 
     registry = get_registry()
     overrides = {**({"data.dataset": dataset} if dataset else {}), **parse_sets(sets)}
-    config = resolve(registry.space(space), None, preset, overrides)
+    config = resolve(registry.space(space), None, preset, overrides, datasets=registry.dataset)
     built = registry.build_space(config)
     where = resolve_device(device)
     path = Path(out or f"latency-{space}-{where.type}.json")

@@ -44,7 +44,8 @@ def published_table(published: Mapping[str, Mapping[str, Any]]) -> Table:
 
 @cli.command("list")
 def list_command() -> None:
-    """List search spaces, strategies, evaluators and the plugin that registered each; and the shipped architectures."""
+    """List search spaces, strategies, evaluators, cost models and data sets, the plugin that registered each; and the
+    shipped architectures."""
     from rich.console import Console
     from rich.table import Table
 
@@ -59,14 +60,22 @@ def list_command() -> None:
         ("strategy", registry.strategies),
         ("evaluator", registry.evaluators),
         ("cost model", registry.cost_models),
+        ("data set", registry.datasets),
     ):
         for name in sorted(entries):
             reg = entries[name]
-            table.add_row(kind, name, reg.plugin, reg.distribution, reg.version)
+            label = f"{name} (default)" if kind == "data set" and reg.cls.default else name
+            table.add_row(kind, label, reg.plugin, reg.distribution, reg.version)
     for plugin in registry.observers():
         table.add_row("hooks", ", ".join(plugin.hooks), plugin.plugin, plugin.distribution, plugin.version)
     console = Console()
     console.print(table)
+    layouts = Table(title="data sets (--dataset NAME, --data-dir DIR)")
+    for column in ("name", "what it reads"):
+        layouts.add_column(column)
+    for name in sorted(registry.datasets):
+        layouts.add_row(name, registry.datasets[name].cls.description)
+    console.print(layouts)
     console.print(published_table(registry.published()))
     for problem in registry.problems:
         console.print(f"[red]broken:[/red] {problem}", markup=True, highlight=False)

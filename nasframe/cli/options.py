@@ -12,7 +12,11 @@ from nasframe.config import PRESETS, parse_sets
 def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--dataset, --data-dir, --epochs, --batch-size, --seed, --device, --preset, --out, --resume, --set."""
     options = [
-        click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir)."),
+        click.option(
+            "--dataset",
+            default=None,
+            help="The data set (`nasframe list` shows them and their layouts; default: the default one).",
+        ),
         click.option(
             "--data-dir",
             type=click.Path(file_okay=False),
@@ -39,7 +43,7 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "sets",
             multiple=True,
             metavar="KEY=VALUE",
-            help="Override any config key (see config.json), e.g. --set space.channels=8.",
+            help="Override any config key (see config.json), e.g. --set train.lr=0.05.",
         ),
     ]
     for option in reversed(options):

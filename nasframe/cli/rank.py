@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,42 +11,9 @@ from nasframe.cli.options import overrides_from
 from nasframe.config import PRESETS
 from nasframe.studies import RANK_EVALUATORS
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
-def tau_table(tau: dict[str, Any], title: str) -> Table:
-    """τ and p_τ of every epoch against the final epoch, by validation accuracy and by loss, with the mean."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for name in ("epoch", "τ (val acc)", "p_τ (val acc)", "τ (val loss)", "p_τ (val loss)"):
-        table.add_column(name, justify="right")
-    for row in tau["epochs"]:
-        table.add_row(
-            str(row["epoch"]), _num(row["tau"]), _num(row["p_tau"]), _num(row["tau_loss"]), _num(row["p_tau_loss"])
-        )
-    table.add_section()
-    table.add_row(
-        "mean",
-        _num(tau["mean_tau"]),
-        _num(tau["mean_p_tau"]),
-        _num(tau["mean_tau_loss"]),
-        _num(tau["mean_p_tau_loss"]),
-        style="bold",
-    )
-    table.caption = (
-        "τ-b against the final epoch's ranking; the mean leaves out the final epoch; n/a: every architecture tied"
-    )
-    return table
-
 
 @cli.command()
-@click.option("--space", default="darts", show_default=True, help="Search space to sample from (see `nasframe list`).")
+@click.option("--space", default=None, help="Search space to sample from (default: the default one, `nasframe list`).")
 @click.option(
     "--samples", type=click.IntRange(min=2), default=8, show_default=True, help="Architectures to sample and train."
 )
@@ -60,7 +25,11 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
     show_default=True,
     help="scratch: train each child network; supernet: one shared supernet, uniform single paths.",
 )
-@click.option("--dataset", default=None, help="cifar10 (default) or imagenet (an ImageFolder in --data-dir).")
+@click.option(
+    "--dataset",
+    default=None,
+    help="The data set (`nasframe list` shows them and their layouts; default: the default one).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
@@ -91,7 +60,7 @@ def tau_table(tau: dict[str, Any], title: str) -> Table:
     help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.",
 )
 def rank(
-    space: str,
+    space: str | None,
     samples: int,
     epochs: int | None,
     evaluator: str,
@@ -113,11 +82,10 @@ def rank(
     from rich.console import Console
 
     from nasframe.cli.display import StudyDisplay, console
-    from nasframe.engine.loop import HookObserver
+    from nasframe.cli.tables import print_report
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import default_out
     from nasframe.studies.rank import (
-        NOTE,
         PLOT_FILE,
         PLOT_HINT,
         RANK_FILE,
@@ -128,19 +96,18 @@ def rank(
         train_study,
         write_results,
     )
+    from nasframe.studies.rank_report import rank_report
 
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     registry = get_registry()
+    space = registry.space(space).name
     path = Path(out) if out else default_out("rank", space, None)
     study = open_study(path, space, samples, evaluator, preset, overrides, registry)
     with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
-    tau = write_results(study, records)
+        records = train_study(study, [*display.with_log("architecture")], registry)
+    tau = write_results(study, records, registry)
     stdout = Console()
-    stdout.print(
-        tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}")
-    )
-    stdout.print(f"Note: {NOTE}")
+    print_report(rank_report(study.out))
     if plot_study(study.out / PLOT_FILE, records, tau):
         plot = f", {PLOT_FILE}"
     else:

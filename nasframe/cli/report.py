@@ -38,8 +38,8 @@ def report(directory: str, fmt: str, trials: bool, plot: bool) -> None:
     noise at this budget and how many seeds would resolve it.
     """
     from nasframe.cli.display import console
-    from nasframe.cli.tables import print_report
-    from nasframe.studies.report import report_for, to_csv, to_json, to_markdown
+    from nasframe.cli.tables import print_report, to_csv, to_json, to_markdown
+    from nasframe.studies.report import report_for
 
     path = Path(directory)
     plots = None

@@ -17,7 +17,8 @@ def search_config(strategy: str, space: str, preset: str, overrides: dict[str, A
     from nasframe.registry import get_registry
 
     registry = get_registry()
-    return resolve(registry.space(space), registry.strategy(strategy), preset, overrides, evaluators=registry.evaluator)
+    space_cls, strategy_cls = registry.space(space), registry.strategy(strategy)
+    return resolve(space_cls, strategy_cls, preset, overrides, evaluators=registry.evaluator, datasets=registry.dataset)
 
 
 def saved_search_config(out: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -69,14 +70,13 @@ def run(
     else:
         config = search_config(strategy, space, preset, overrides)
     from nasframe.cli.display import RunDisplay, print_summary
-    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.loop import Run
     from nasframe.engine.search import SearchJob
-    from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
     job = SearchJob(config)
     rundir = RunDir(Path(out) if out else default_out("search", config["space"]["name"], config["strategy"]["name"]))
     title = f"{config['strategy']['name']} on {config['space']['name']}"
     with RunDisplay(title) as display:
-        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
+        summary = Run(job, rundir, [*display.with_log(title)]).execute(resume)
     print_summary(summary, rundir.path)

@@ -16,16 +16,14 @@ from nasframe.cli.options import overrides_from, run_options
     "arch_path",
     required=True,
     metavar="PATH|NAME",
-    help="arch.json of a run or written by hand (DARTS genotype: flat or nested pairs), "
-    "or a shipped architecture's name (darts_v2, mdenas_gpu, ...: see `nasframe list`).",
+    help="arch.json of a run or written by hand, a shipped architecture's name (see `nasframe list`), or an "
+    "architecture in its space's own notation (a benchmark's cell string). Size the network with --set space.KEY=V.",
 )
-@click.option("--layers", type=click.IntRange(min=1), default=None, help="Cells (DARTS space); default: preset's.")
-@click.option("--channels", type=click.IntRange(min=1), default=None, help="Initial channels (DARTS space).")
+@click.option("--space", default=None, help="The space the architecture belongs to (checked against --arch).")
 @run_options
 def train(
     arch_path: str,
-    layers: int | None,
-    channels: int | None,
+    space: str | None,
     dataset: str | None,
     data_dir: str | None,
     epochs: int | None,
@@ -39,18 +37,22 @@ def train(
 ) -> None:
     """Train an architecture from scratch, test it, and export its weights (safetensors)."""
     from nasframe.cli.display import RunDisplay, print_summary
-    from nasframe.engine.loop import HookObserver, Run
+    from nasframe.engine.loop import Run
     from nasframe.engine.training import TrainJob, read_arch, train_config
+    from nasframe.interfaces.errors import NasframeError
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
     arch_json = read_arch(arch_path)
-    overrides = {k: v for k, v in (("space.layers", layers), ("space.channels", channels)) if v is not None}
-    overrides.update(overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets))
+    if space is not None and arch_json["space"] != get_registry().space(space).name:
+        raise NasframeError(
+            f"--arch {arch_path} is an architecture of the {arch_json['space']!r} space, not of {space!r}"
+        )
+    overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     config = train_config(arch_json, preset, overrides)
     job = TrainJob(config)
     rundir = RunDir(Path(out) if out else default_out("train", config["space"]["name"], None))
     title = f"train {config['space']['name']} arch"
     with RunDisplay(title) as display:
-        summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
+        summary = Run(job, rundir, [*display.with_log(title)]).execute(resume)
     print_summary(summary, rundir.path)

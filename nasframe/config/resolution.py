@@ -43,11 +43,14 @@ def resolve(
     strategy_presets: bool = True,
     train: bool = False,
     evaluators: Callable[[str], type] | None = None,
+    datasets: Callable[[str | None], type] | None = None,
 ) -> dict[str, Any]:
     """The fully resolved config of a run: every key the engine, space, strategy and evaluator read, each one checked.
 
     ``evaluators`` looks up the evaluator ``evaluator.name`` names (a registry's ``evaluator``); without it the
-    config has no evaluator keys but the name (training from scratch evaluates nothing).
+    config has no evaluator keys but the name (training from scratch evaluates nothing). ``datasets`` (a
+    registry's ``dataset``) names the default data set in the config when ``data.dataset`` is not set, and
+    refuses an unknown one.
     """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
@@ -81,4 +84,6 @@ def resolve(
                 "the one it is given (its parameters, multiply-adds and latency are in the summary)"
             )
     schema.apply(config, overrides, "the command line")
+    if datasets is not None:
+        config["data"]["dataset"] = datasets(config["data"]["dataset"]).name
     return config

@@ -56,7 +56,13 @@ ENGINE_KEYS: tuple[Key, ...] = (
         rule=_device,
         allowed_text="auto, cpu, mps, cuda or cuda:N",
     ),
-    Key("data.dataset", "cifar10", "the data set", choices=("cifar10", "imagenet")),
+    Key(
+        "data.dataset",
+        None,
+        "the data set, by its registered name (`nasframe list`; null: the default one)",
+        type=str,
+        optional=True,
+    ),
     Key(
         "data.dir",
         None,
@@ -97,9 +103,9 @@ ENGINE_KEYS: tuple[Key, ...] = (
     Key(
         "data.download",
         True,
-        "download CIFAR-10 when it is missing (into the default folder, or an existing --data-dir)",
+        "download the data set when it is missing and its plugin can (into the default folder, or an existing --data-dir)",
     ),
-    Key("data.workers", 4, "image-decoding processes (ImageNet folders)", low=0),
+    Key("data.workers", 4, "image-decoding processes (data sets read from image folders)", low=0),
     Key("train.epochs", 50, "epochs to train (a cap when budget.seconds is set)", low=0),
     Key("train.batch_size", 64, "training images per step (over all processes)", low=1),
     Key(
@@ -115,8 +121,7 @@ ENGINE_KEYS: tuple[Key, ...] = (
     Key(
         "train.schedule",
         "cosine",
-        "learning-rate schedule: cosine to lr_min, exponential (x gamma per epoch), "
-        "step (x gamma every step_epochs; DARTS's ImageNet recipe is exponential, 0.97)",
+        "learning-rate schedule: cosine to lr_min, exponential (x gamma per epoch), step (x gamma every step_epochs)",
         choices=("cosine", "exponential", "step"),
     ),
     Key("train.gamma", 0.97, "decay factor of the exponential and step schedules", low=0, low_open=True, high=1),

@@ -1,4 +1,4 @@
-"""A restricted unpickler for CIFAR batch files: a planted pickle cannot run code."""
+"""A restricted unpickler for data sets shipped as pickled batches of arrays: a planted pickle cannot run code."""
 
 from __future__ import annotations
 
@@ -35,16 +35,16 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: a CIFAR batch file holds only arrays and plain containers"
+                f"refusing to load {module}.{name}: a batch file holds only arrays and plain containers"
             ) from None
 
 
-def load_batch(f: BinaryIO, source: str) -> dict[str, Any]:
-    """Read one CIFAR batch file into a dict with str keys."""
+def load_pickled_batch(f: BinaryIO, source: str, what: str = "a batch file") -> dict[str, Any]:
+    """Read one pickled batch file (a dict of arrays and lists) into a dict with str keys; ``what`` names it in errors."""
     try:
         obj = RestrictedUnpickler(f, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise DataError(f"{source} is not a CIFAR batch file: {exc}") from None
+        raise DataError(f"{source} is not {what}: {exc}") from None
     if not isinstance(obj, dict):
-        raise DataError(f"{source} is not a CIFAR batch file: it holds a {type(obj).__name__}, not a dict")
+        raise DataError(f"{source} is not {what}: it holds a {type(obj).__name__}, not a dict")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}

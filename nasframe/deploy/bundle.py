@@ -127,7 +127,7 @@ def _write(
     config = (
         source.config if data_dir is None else {**source.config, "data": {**source.config["data"], "dir": data_dir}}
     )
-    parity = measure_parity(model, run, parity_images(config, data, count), tolerance)
+    parity = measure_parity(model, run, parity_images(config, data, count, registry), tolerance)
     check_parity(parity, runtime)
     progress("timing batch 1")
     speed = measure_speed(model, run, shape)
@@ -156,7 +156,7 @@ def _write(
         "arch": arch_json,
         "choices": space.choice_names(source.arch),
         "network": {"params": count_params(model), "flops": count_flops(model, data)},
-        "preprocessing": preprocessing(source.config, data),
+        "preprocessing": preprocessing(source.config, data, registry),
         "training": source.training,
         "search": source.search,
         "published": source.published,

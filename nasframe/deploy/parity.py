@@ -14,10 +14,10 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from nasframe.data import build_data
 from nasframe.interfaces.errors import NasframeError
 from nasframe.interfaces.keys import Key
 from nasframe.interfaces.space import DataInfo
+from nasframe.registry import Registry, get_registry
 
 TOLERANCE = Key(
     "export.tolerance",
@@ -58,14 +58,14 @@ class Parity:
         return asdict(self)
 
 
-def parity_images(config: Mapping[str, Any], data: DataInfo, count: int) -> Images:
+def parity_images(config: Mapping[str, Any], data: DataInfo, count: int, registry: Registry | None = None) -> Images:
     """The first ``count`` test images of the run's data set, normalised as training normalised them; seeded
     random images (saying why) when the data set is not at hand. Nothing is downloaded."""
     cfg = copy.deepcopy(dict(config))
     cfg["data"] = {**cfg["data"], "download": False, "limit": count, "test_limit": count, "workers": 0}
     cfg["train"] = {**cfg["train"], "batch_size": count, "eval_batch_size": count}
     try:
-        module = build_data(cfg, torch.device("cpu"), purpose="train")
+        module = (registry or get_registry()).build_data(cfg, torch.device("cpu"), purpose="train")
         if module.test is None:
             raise NasframeError("it has no test split")
         x = torch.cat([batch for batch, _ in module.test.epoch(None)])[:count]

@@ -1,5 +1,5 @@
-"""What a deployment must do to an image before the exported network sees it, read from the run's config: the
-size, the scaling, and the per-channel mean and std training normalised with.
+"""What a deployment must do to an image before the exported network sees it, read from the run's config and its
+data set's plugin: the size, the scaling, and the per-channel mean and std training normalised with.
 
 A network trained on inputs normalised one way gives wrong answers on inputs normalised another; the card
 and export.json state it so a consumer without nasframe can reproduce it.
@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from nasframe.data import cifar, imagenet
-from nasframe.data.normalisation import normalisation
+from nasframe.data import normalisation
 from nasframe.interfaces.space import DataInfo
-
-STATISTICS = {"cifar10": (cifar.MEAN, cifar.STD), "imagenet": (imagenet.MEAN, imagenet.STD)}
-"""Each data set's default normalisation (what ``data.mean``/``data.std`` null means)."""
+from nasframe.registry import Registry, get_registry
 
 
-def preprocessing(config: Mapping[str, Any], data: DataInfo) -> dict[str, Any]:
-    """Input layout, resizing and normalisation of the network's input, as numbers."""
-    default_mean, default_std = STATISTICS.get(data.name, ((0.0,) * data.channels, (1.0,) * data.channels))
+def preprocessing(config: Mapping[str, Any], data: DataInfo, registry: Registry | None = None) -> dict[str, Any]:
+    """Input layout, resizing and normalisation of the network's input, as numbers.
+
+    The data set's own statistics (its plugin's ``mean``/``std``) apply where ``data.mean``/``data.std`` are null;
+    a data set that declares none is fed as it is (mean 0, std 1).
+    """
+    dataset = (registry or get_registry()).dataset(config["data"].get("dataset"))
+    default_mean = getattr(dataset, "mean", None) or (0.0,) * data.channels
+    default_std = getattr(dataset, "std", None) or (1.0,) * data.channels
     mean, std = normalisation(config["data"], default_mean, default_std)
     record: dict[str, Any] = {
         "dataset": data.name,
@@ -30,6 +33,7 @@ def preprocessing(config: Mapping[str, Any], data: DataInfo) -> dict[str, Any]:
         "std": [round(s, 8) for s in std],
         "num_classes": data.num_classes,
     }
-    if data.name == "imagenet":
-        record["resize"] = f"shorter side to {imagenet.RESIZE}, centre crop {imagenet.IMAGE_SIZE}x{imagenet.IMAGE_SIZE}"
+    resize = getattr(dataset, "resize", None)
+    if resize:
+        record["resize"] = f"shorter side to {resize}, centre crop {data.image_size}x{data.image_size}"
     return record

@@ -62,6 +62,22 @@ class EngineContext:
     def steps_per_epoch(self) -> int:
         return len(self.data.train)
 
+    def weights(self) -> list[torch.Tensor]:
+        return [p for group in self.optimizer.param_groups for p in group["params"] if p.requires_grad]
+
+    def weight_step(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        """SGD's rule without its side effects: gradient + weight decay · w + momentum · buffer per weight."""
+        out = []
+        for group in self.optimizer.param_groups:
+            decay, mu = float(group.get("weight_decay", 0.0)), float(group.get("momentum", 0.0))
+            for p in group["params"]:
+                if not p.requires_grad:
+                    continue
+                step = grads[len(out)] + decay * p
+                buf = self.optimizer.state.get(p, {}).get("momentum_buffer")
+                out.append(step + mu * buf if buf is not None and mu else step)
+        return out
+
     def forward_loss(
         self,
         batch: Batch,

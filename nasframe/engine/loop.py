@@ -43,6 +43,9 @@ class Observer:
     def on_run_end(self, run: Run, summary: dict[str, Any]) -> None:
         """The run finished; ``summary`` is its summary.json."""
 
+    def on_exception(self, run: Run, exception: BaseException) -> None:
+        """The run stopped on ``exception`` after ``on_run_start`` (an error, Ctrl-C, out of memory)."""
+
 
 @dataclass
 class Progress:
@@ -65,6 +68,8 @@ class Job(ABC):
     """One kind of run the loop can drive: it owns its models, data and resumable state."""
 
     kind: ClassVar[str] = ""
+    registry: Registry | None = None
+    """The plugins whose hooks hear of the job's run (a job of the engine always has one)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -131,7 +136,11 @@ def stream_seed(seed: int, stream: str) -> int:
 
 
 class HookObserver(Observer):
-    """Forwards the loop's events to the plugins' observer hooks (``on_epoch_end`` and the like)."""
+    """Forwards the loop's events to the plugins' observer hooks (``on_epoch_end`` and the like).
+
+    ``Run`` adds it for its job's registry: the one place plugin hooks are called, in every process that runs
+    a job (a bench's parallel workers and every rank of a data-parallel run included).
+    """
 
     def __init__(self, registry: Registry) -> None:
         self.hook = registry.pm.hook
@@ -145,14 +154,21 @@ class HookObserver(Observer):
     def on_run_end(self, run: Run, summary: dict[str, Any]) -> None:
         self.hook.on_run_end(run=run, summary=summary)
 
+    def on_exception(self, run: Run, exception: BaseException) -> None:
+        self.hook.on_exception(run=run, exception=exception)
+
 
 class Run:
-    """A job bound to its run directory: what observers and plugin hooks receive as ``run``."""
+    """A job bound to its run directory: what observers and plugin hooks receive as ``run``.
+
+    ``observers`` are the caller's (a progress display); the plugins' hooks are always called after them,
+    through the job's registry.
+    """
 
     def __init__(self, job: Job, rundir: RunDir, observers: Iterable[Observer] = ()) -> None:
         self.job = job
         self.rundir = rundir
-        self.observers = list(observers)
+        self.observers = [*observers, *([HookObserver(job.registry)] if job.registry is not None else [])]
         self.config = job.config
         self.events: list[dict[str, Any]] = []
         self.epoch = 0
@@ -162,6 +178,11 @@ class Run:
     @property
     def path(self):
         return self.rundir.path
+
+    @property
+    def world(self) -> World:
+        """The processes of the run: a plugin that writes files does so where ``run.world.is_main``."""
+        return self.job.world
 
     def _emit(self, name: str, *args: Any) -> None:
         for obs in self.observers:
@@ -202,6 +223,17 @@ class Run:
         if resume and rundir.checkpoint.exists():
             self._restore(ckpt_io.load(rundir.checkpoint))
         self._emit("on_run_start")
+        try:
+            summary = self._train_and_finish()
+        except BaseException as exc:
+            self._emit("on_exception", exc)
+            raise
+        self._emit("on_run_end", summary)
+        return summary
+
+    def _train_and_finish(self) -> dict[str, Any]:
+        """The epochs left, then the job's results and summary.json; Ctrl-C keeps the last checkpoint."""
+        job, rundir = self.job, self.rundir
         seconds = job.config.get("budget", {}).get("seconds")
         try:
             while self.epoch < job.num_epochs and not (seconds and self.elapsed >= seconds):
@@ -216,7 +248,6 @@ class Run:
             ) from None
         rundir.write_json(rundir.summary, summary)
         job.world.barrier()
-        self._emit("on_run_end", summary)
         return summary
 
     def _train_epoch(self, seconds: float | None) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import torch
 
 from nasframe.config import Schema
-from nasframe.data import build_data
 from nasframe.engine.budget import Budget, latency_model, latency_report
 from nasframe.engine.context import EngineContext
+from nasframe.engine.ground_truth import benchmark_record
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
 from nasframe.interfaces.cost_model import CostModel
@@ -41,7 +41,7 @@ class SupernetJob(Job):
 
     def setup(self) -> None:
         self.start("data", "strategy", "val")
-        self.data = build_data(self.config, self.device, purpose="search", world=self.world)
+        self.data = self.registry.build_data(self.config, self.device, purpose="search", world=self.world)
         self.space = self.registry.build_space(self.config, self.data.info)
         self.supernet, self.optimizer = self.place(self.space.build_supernet())
         self.evaluator = self.evaluator_cls(own_keys(self.config["evaluator"]))
@@ -214,4 +214,5 @@ class SearchJob(SupernetJob):
                 **{k: v for k, v in self.config["constraint"].items() if k != "tries"},
                 "projected": projected,
             },
+            **benchmark_record(self.space, arch),
         }

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from nasframe.config import Schema, resolve
-from nasframe.data import DataModule, build_data
+from nasframe.data import DataModule
 from nasframe.engine.budget import latency_model, latency_report
 from nasframe.engine.device import autocast
+from nasframe.engine.ground_truth import benchmark_record
 from nasframe.engine.loop import Job, Progress
 from nasframe.engine.schedule import epoch_lr
 from nasframe.interfaces.errors import ArchError
@@ -40,7 +41,8 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
 
 
 def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, Any]:
-    """The arch.json at a path, or of an architecture a space ships (``darts_v2``, ``mdenas_gpu``, ...).
+    """The arch.json at a path, of an architecture a space ships (``nasframe list``), or of one written in a space's
+    own notation (``SearchSpace.arch_from_text``).
 
     A shipped architecture's ``published`` record (its paper and figures) is left out: a run stores the
     architecture only.
@@ -49,7 +51,12 @@ def read_arch(path_or_name: str, registry: Registry | None = None) -> dict[str, 
     if path.exists() or path.suffix or len(path.parts) > 1:
         obj = read_arch_file(path)
     else:
-        published = (registry or get_registry()).published()
+        registry = registry or get_registry()
+        for reg in registry.spaces.values():  # a space's own notation (a benchmark's cell string)
+            obj = reg.cls.arch_from_text(path_or_name)
+            if obj is not None:
+                return obj
+        published = registry.published()
         if path_or_name not in published:
             raise ArchError(
                 f"no architecture file {path_or_name!r} and no shipped architecture of that name; "
@@ -65,7 +72,8 @@ def train_config(
     """The resolved config of training ``arch_json`` from scratch; the arch itself is part of it."""
     registry = registry or get_registry()
     space_cls = registry.space(arch_json["space"])
-    config = resolve(space_cls, None, preset, {**space_cls.arch_config(arch_json), **overrides}, train=True)
+    overrides = {**space_cls.arch_config(arch_json), **overrides}
+    config = resolve(space_cls, None, preset, overrides, train=True, datasets=registry.dataset)
     config["arch"] = arch_json
     return config
 
@@ -100,16 +108,18 @@ class TrainJob(Job):
 
     def load_data(self) -> DataModule:
         """The splits to train on and test with (``nasframe rank`` tests on the validation split)."""
-        return build_data(self.config, self.device, purpose="train", world=self.world)
+        return self.registry.build_data(self.config, self.device, purpose="train", world=self.world)
 
     def train_epoch(self, progress: Progress) -> dict[str, Any]:
         assert self.data is not None and self.run is not None
-        cfg, tc = self.config, self.config["train"]
+        tc = self.config["train"]
         lr = epoch_lr(tc, progress.epoch, progress.fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.model.drop_path_prob = float(cfg["space"].get("drop_path", 0.0)) * progress.fraction
-        aux_weight = float(cfg["space"].get("auxiliary_weight", 0.0))
+        extras = self.space.child_extras()
+        if extras.drop_path:
+            self.model.drop_path_prob = extras.drop_path * progress.fraction
+        aux_weight = extras.auxiliary_weight
         self.model.train()
         meter = ClassificationMeter(self.device)
         steps = len(self.data.train)
@@ -134,7 +144,7 @@ class TrainJob(Job):
             "train_loss": train.loss,
             "train_accuracy": train.accuracy,
             "lr": lr,
-            "drop_path_prob": self.model.drop_path_prob,
+            "drop_path_prob": extras.drop_path * progress.fraction,
             **test,
             "images": train.images,
         }
@@ -178,4 +188,5 @@ class TrainJob(Job):
             "epochs": len(events),
             "train_seconds": round(elapsed, 3),
             "peak_memory_bytes": peak_memory_bytes(self.device),
+            **benchmark_record(self.space, self.arch),
         }

@@ -60,7 +60,9 @@ class SearchContext(Protocol):
     world: World
     """This process's place in a data-parallel run (a world of 1 otherwise)."""
     epoch: int
+    """Epochs finished before the current one."""
     step: int
+    """Training steps finished before the current one, over the whole run (0 during the first step)."""
 
     @property
     def lr(self) -> float:
@@ -69,6 +71,15 @@ class SearchContext(Protocol):
 
     @property
     def steps_per_epoch(self) -> int: ...
+
+    def weights(self) -> list[torch.Tensor]:
+        """The shared weights the engine's optimizer trains, in its order (a bilevel method's virtual step)."""
+        ...
+
+    def weight_step(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        """For gradients of ``weights()``, the direction the optimizer's next step would subtract, lr left out
+        (momentum and weight decay included), without taking it: ``w' = w - lr * step`` is DARTS's virtual step."""
+        ...
 
     def forward_loss(
         self,

@@ -41,9 +41,10 @@ def near_tie_share(weights: torch.Tensor, mask: torch.Tensor, margin: float = NE
 
 
 def skip_share(space: SearchSpace, weights: torch.Tensor) -> float:
-    """Mean weight on skip choices (names containing ``skip``): DARTS' collapse shows as this rising."""
+    """Mean weight on the space's parameter-free shortcuts (``space.shortcuts``): DARTS's collapse shows as this
+    rising."""
     rows = [
-        sum(float(weights[i, k]) for k, name in enumerate(d.choices) if "skip" in name)
+        sum(float(weights[i, k]) for k, name in enumerate(d.choices) if name in space.shortcuts)
         for i, d in enumerate(space.decisions)
     ]
     return sum(rows) / len(rows) if rows else 0.0

@@ -36,6 +36,11 @@ def register_cost_models(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_datasets(register: Callable[[type], None]) -> None:
+    """Call ``register(DatasetSubclass)`` for every data set the plugin provides."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``nasframe`` command group."""
 
@@ -53,3 +58,9 @@ def on_epoch_end(run: Any, epoch: int, metrics: dict[str, Any]) -> None:
 @hookspec
 def on_run_end(run: Any, summary: dict[str, Any]) -> None:
     """A run finished; ``summary`` is what summary.json holds."""
+
+
+@hookspec
+def on_exception(run: Any, exception: BaseException) -> None:
+    """A started run stopped on ``exception`` (an error, Ctrl-C or SIGTERM, out of memory): close what
+    ``on_run_start`` opened. The exception goes on to the caller; the last checkpoint is on disk."""

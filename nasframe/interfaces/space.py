@@ -41,12 +41,6 @@ class DataInfo:
     image_size: int
     channels: int = 3
 
-    def network_variant(self, variant: str) -> str:
-        """``space.variant`` resolved: ``auto`` builds the ImageNet network for ImageNet, the CIFAR one otherwise."""
-        if variant != "auto":
-            return variant
-        return "imagenet" if self.name == "imagenet" else "cifar"
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -154,6 +148,8 @@ class SearchSpace(Configurable, ABC):
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Per preset (and ``"<preset>/<dataset>"``), dotted config overrides for training from scratch."""
 
+    default: ClassVar[bool] = False
+    """The space a command searches when ``--space`` is not given (exactly one registered space says so)."""
     shortcuts: ClassVar[frozenset[str]] = frozenset()
     """Names of the choices that are parameter-free identity shortcuts (``skip_connect``): the share of
     weight on them is the skip-share diagnostic of DARTS's collapse."""

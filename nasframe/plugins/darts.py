@@ -53,31 +53,17 @@ class Darts(GradientStrategy):
             return grads_or_zeros(self.cost_loss(loss, self.relaxed()), [self.alpha])
         return [self.unrolled_gradient(train_batch, val_batch)]
 
-    def _weights(self) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
-        params, groups = [], []
-        for group in self.ctx.optimizer.param_groups:
-            for p in group["params"]:
-                if p.requires_grad:
-                    params.append(p)
-                    groups.append(group)
-        return params, groups
-
     def unrolled_gradient(self, train_batch: Batch, val_batch: Batch) -> torch.Tensor:
         """The second-order architecture gradient (DARTS eq. 7 and 8; docs/algorithms.md#darts-first-and-second-order)."""
         ctx = self.ctx
-        params, groups = self._weights()
+        params = ctx.weights()
         xi = ctx.lr
         loss, _ = ctx.forward_loss(train_batch, self.relaxed().detach(), amp=False)
         g_train = grads_or_zeros(loss, params)
         saved = [p.detach().clone() for p in params]
         try:
             with torch.no_grad():  # w' = w - xi * (mu * momentum + dL_train/dw + lambda * w)
-                for p, g, group in zip(params, g_train, groups):
-                    step = g + float(group.get("weight_decay", 0.0)) * p
-                    buf = ctx.optimizer.state.get(p, {}).get("momentum_buffer")
-                    mu = float(group.get("momentum", 0.0))
-                    if buf is not None and mu:
-                        step = step + mu * buf
+                for p, step in zip(params, ctx.weight_step(g_train)):
                     p.sub_(xi * step)
             del g_train
             loss, _ = ctx.forward_loss(val_batch, self.relaxed(), amp=False)

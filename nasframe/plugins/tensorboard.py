@@ -57,8 +57,7 @@ def scalars(metrics: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str,
 
 def _writes_the_run_directory(run: Any) -> bool:
     """In a data-parallel run every rank sees the hooks; rank 0 alone writes, as for the checkpoint."""
-    world = getattr(getattr(run, "job", None), "world", None)
-    return bool(getattr(world, "is_main", True))
+    return bool(getattr(getattr(run, "world", None), "is_main", True))
 
 
 @nasframe.hookimpl
@@ -89,3 +88,11 @@ def on_run_end(run: Any, summary: dict[str, Any]) -> None:
     for tag, value in scalars(summary, "summary/"):
         writer.add_scalar(tag, value, run.epoch)
     writer.close()
+
+
+@nasframe.hookimpl
+def on_exception(run: Any, exception: BaseException) -> None:
+    """A failed or interrupted run keeps the epochs it logged: the writer is flushed and closed."""
+    writer = _writers.pop(run, None)
+    if writer is not None:
+        writer.close()

@@ -46,6 +46,7 @@ from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
+from nasframe.studies.comparison import DECISION_MEANS
 from nasframe.studies.protocol import protocol_record, versions
 
 BENCH_FILE = "bench.json"
@@ -56,7 +57,8 @@ FORMAT = 1
 EPOCH_CAP = 1_000_000
 """``train.epochs`` under a seconds budget when no epoch count is given: the clock decides."""
 
-DECISION_KEYS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
+DECISION_KEYS = DECISION_MEANS
+"""How decided a strategy's distribution ended: the row keys the report averages (``comparison``)."""
 """How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``)."""
 
 
@@ -266,6 +268,7 @@ class Bench:
                     overrides,
                     strategy_presets=False,
                     evaluators=self.registry.evaluator,
+                    datasets=self.registry.dataset,
                 )
                 rundir = RunDir(self.out / TRIALS_DIR / f"{name}-seed{seed}")
                 self.trials.append(Trial(len(self.trials), name, seed, config, rundir))
@@ -293,7 +296,8 @@ class Bench:
 
     def retrain_config(self, seed: int) -> dict[str, Any]:
         """The resolved from-scratch training config of a trial with ``seed`` (its arch aside)."""
-        return resolve(self.space_cls, None, self.spec.preset, self.retrain_overrides(seed), train=True)
+        overrides = self.retrain_overrides(seed)
+        return resolve(self.space_cls, None, self.spec.preset, overrides, train=True, datasets=self.registry.dataset)
 
     def record(self) -> dict[str, Any]:
         """bench.json: the settings, the budget as resolved, and the config every trial shares."""
@@ -324,6 +328,7 @@ class Bench:
                 self.spec.seeds,
                 budget,
                 self.retrain_config(self.spec.seeds[0]) if self.spec.retrain_epochs else None,
+                self.registry.dataset(self.shared_config["data"]["dataset"]).sizes,
             ),
         }
 
@@ -518,4 +523,13 @@ def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, An
         "retrain_params": retrain.get("params"),
         "retrain_flops": retrain.get("flops"),
         **{key: (summary.get("strategy_metrics") or {}).get(key) for key in DECISION_KEYS},
+        **ground_truth_columns(summary.get("benchmark"), trial.config["data"]["dataset"]),
     }
+
+
+def ground_truth_columns(record: Mapping[str, Any] | None, dataset: str) -> dict[str, Any]:
+    """``benchmark_accuracy`` and ``benchmark_regret`` on the run's data set, where the space publishes them
+    (a row of a space without a table has neither column)."""
+    if not record or dataset not in record:
+        return {}
+    return {"benchmark_accuracy": record[dataset], "benchmark_regret": record.get(f"regret_{dataset}")}

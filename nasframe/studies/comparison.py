@@ -11,14 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from nasframe.studies.metrics import ACCURACIES, BY_KEY, primary_metric
 from nasframe.studies.statistics import ALPHA, MAX_SEEDS, POWER, compare_all, rank_agreement
 
-COMPARED = {
-    "retrain_test_accuracy": ("higher", "more accurate"),
-    "val_accuracy": ("higher", "more accurate"),
-    "search_seconds": ("lower", "faster"),
-}
-"""The metrics a bench tests pairwise: direction of better, and how a verdict names the winner."""
+COMPARED = {key: (BY_KEY[key].better, BY_KEY[key].winner) for key in (*ACCURACIES, "search_seconds")}
+"""The metrics a bench tests pairwise: direction of better, and how a verdict names the winner (``metrics``)."""
 
 DECISION_MEANS = ("entropy", "entropy_max", "near_ties", "skip_share", "samples", "choices")
 
@@ -27,12 +24,6 @@ POWER_METHOD = (
     "from the noncentral t distribution with the observed standard deviation taken as the true one "
     f"(unadjusted for multiple pairs; capped at {MAX_SEEDS:,})"
 )
-
-
-def primary_metric(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Retrained test accuracy when every row has one, else the supernet's validation accuracy."""
-    retrained = bool(rows) and all(r.get("retrain_test_accuracy") is not None for r in rows)
-    return "retrain_test_accuracy" if retrained else "val_accuracy"
 
 
 def by_seed(rows: Sequence[Mapping[str, Any]], strategy: str, key: str) -> dict[int, float]:

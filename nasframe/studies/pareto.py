@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from nasframe.studies.metrics import BY_KEY, primary_metric
+
 COSTS = (
     ("latency_ms", "measured latency (ms)", 1.0),
     ("predicted_latency_ms", "predicted latency (ms)", 1.0),
@@ -29,15 +31,9 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def accuracy_key(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The retrained test accuracy when every trial has one, else the supernet's validation accuracy."""
-    retrained = bool(rows) and all(r.get("retrain_test_accuracy") is not None for r in rows)
-    return "retrain_test_accuracy" if retrained else "val_accuracy"
-
-
 def bench_front(rows: Sequence[Mapping[str, Any]], cost: str = "latency_ms") -> dict[str, Any] | None:
     """The trials on the front of accuracy against ``cost``, cheapest first; None when no trial has both values."""
-    accuracy = accuracy_key(rows)
+    accuracy = primary_metric(rows)
     usable = [r for r in rows if r.get(cost) is not None and r.get(accuracy) is not None]
     if not usable:
         return None
@@ -62,7 +58,7 @@ def draw_pareto(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    accuracy = accuracy_key(rows)
+    accuracy = primary_metric(rows)
     panels = [(key, label, scale) for key, label, scale in COSTS if any(r.get(key) is not None for r in rows)]
     if not panels:
         return False
@@ -76,7 +72,7 @@ def draw_pareto(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
             mine = [r for r in usable if r["strategy"] == strategy]
             ax.scatter(
                 [scale * r[key] for r in mine],
-                [100 * r[accuracy] for r in mine],
+                [BY_KEY[accuracy].scale * r[accuracy] for r in mine],
                 color=f"C{colour}",
                 label=strategy,
                 zorder=3,
@@ -84,14 +80,14 @@ def draw_pareto(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
         front = [usable[i] for i in pareto_front([(float(r[key]), float(r[accuracy])) for r in usable])]
         ax.step(
             [scale * r[key] for r in front],
-            [100 * r[accuracy] for r in front],
+            [BY_KEY[accuracy].scale * r[accuracy] for r in front],
             where="post",
             color="0.3",
             linestyle="--",
             label="Pareto front",
             zorder=2,
         )
-        ax.set(xlabel=label, ylabel=f"{'retrained test' if accuracy != 'val_accuracy' else 'validation'} accuracy (%)")
+        ax.set(xlabel=label, ylabel=BY_KEY[accuracy].label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     fig.suptitle("Accuracy against cost, one point per trial")

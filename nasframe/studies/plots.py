@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nasframe.interfaces.errors import ArchError
+from nasframe.registry import get_registry
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies.report import load_bench
 
@@ -32,13 +34,16 @@ def draw_bench(path: Path) -> dict[str, Any] | None:
     out.mkdir(exist_ok=True)
     trials: dict[str, list[list[dict[str, Any]]]] = {}
     drawn: dict[str, str] = {}
+    space = get_registry().build_space(record["shared_config"])
     for row in rows:
         trials.setdefault(row["strategy"], []).append(RunDir(path / row["trial"]).read_events())
         name = Path(row["trial"]).name
         file = out / f"arch-{name}.png"
-        if row.get("arch") and draw_arch(
-            file, row["arch"], f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"
-        ):
+        try:
+            panels = space.drawing(space.arch_from_json(row["arch"])) if row.get("arch") else ()
+        except ArchError:  # a row edited by hand: the report goes on without its drawing
+            panels = ()
+        if draw_arch(file, panels, f"{name}: val acc {100 * (row.get('val_accuracy') or 0):.2f} %"):
             drawn[name] = str(file.relative_to(path))
     draw_curves(out / CURVES_FILE, trials)
     drawings: dict[str, Any] = {"curves": str((out / CURVES_FILE).relative_to(path))}

@@ -22,15 +22,7 @@ from nasframe.interfaces.space import SearchSpace
 from nasframe.interfaces.strategy import Strategy
 from nasframe.registry import own_keys
 
-CIFAR_SIZES = {"train": 50_000, "test": 10_000}
-"""Images in CIFAR-10's training and test sets (other data sets are counted when a run loads them)."""
-
 RETRAIN_KEYS = (
-    "space.layers",
-    "space.channels",
-    "space.auxiliary",
-    "space.auxiliary_weight",
-    "space.drop_path",
     "train.epochs",
     "train.batch_size",
     "train.lr",
@@ -40,14 +32,15 @@ RETRAIN_KEYS = (
     "train.grad_clip",
     "data.cutout",
 )
-"""The parts of a from-scratch training config that make up its recipe."""
+"""The engine's parts of a from-scratch training config that make up its recipe (the space's own keys join them)."""
 
 
-def search_split(data: Mapping[str, Any]) -> dict[str, int | None]:
-    """Training and validation images of a search's split (None where only loading the data can tell)."""
-    if data.get("dataset") != "cifar10":
+def search_split(data: Mapping[str, Any], sizes: Mapping[str, int]) -> dict[str, int | None]:
+    """Training and validation images of a search's split; ``sizes`` are the data set's (``Dataset.sizes``):
+    None where only loading the data can tell."""
+    if "train" not in sizes:
         return {"train_images": None, "val_images": None}
-    total = min(int(data.get("limit") or CIFAR_SIZES["train"]), CIFAR_SIZES["train"])
+    total = min(int(data.get("limit") or sizes["train"]), sizes["train"])
     try:
         train, val = split_sizes(total, data.get("val_size"))
     except NasframeError:
@@ -55,13 +48,18 @@ def search_split(data: Mapping[str, Any]) -> dict[str, int | None]:
     return {"train_images": train, "val_images": val}
 
 
-def retrain_recipe(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe of a resolved from-scratch training config, with its image counts."""
-    recipe: dict[str, Any] = {key: config[key.split(".")[0]].get(key.split(".")[1]) for key in RETRAIN_KEYS}
+def retrain_recipe(config: Mapping[str, Any], sizes: Mapping[str, int]) -> dict[str, Any]:
+    """The recipe of a resolved from-scratch training config (the space's keys and the engine's), with its image
+    counts where the data set's ``sizes`` tell them."""
+    space = {f"space.{k}": v for k, v in config["space"].items() if k != "name"}
+    recipe: dict[str, Any] = {
+        **space,
+        **{key: config[key.split(".")[0]].get(key.split(".")[1]) for key in RETRAIN_KEYS},
+    }
     data = config["data"]
-    if data.get("dataset") == "cifar10":
-        recipe["train_images"] = min(int(data.get("limit") or CIFAR_SIZES["train"]), CIFAR_SIZES["train"])
-        recipe["test_images"] = min(int(data.get("test_limit") or CIFAR_SIZES["test"]), CIFAR_SIZES["test"])
+    if "train" in sizes and "test" in sizes:
+        recipe["train_images"] = min(int(data.get("limit") or sizes["train"]), sizes["train"])
+        recipe["test_images"] = min(int(data.get("test_limit") or sizes["test"]), sizes["test"])
     return recipe
 
 
@@ -123,9 +121,11 @@ def protocol_record(
     seeds: Sequence[int],
     budget: Mapping[str, Any],
     retrain: Mapping[str, Any] | None,
+    sizes: Mapping[str, int],
 ) -> dict[str, Any]:
-    """bench.json's ``protocol``: ``strategies`` maps a name to its class and resolved ``strategy`` config."""
-    split = search_split(shared["data"])
+    """bench.json's ``protocol``: ``strategies`` maps a name to its class and resolved ``strategy`` config;
+    ``sizes`` are the data set's (``Dataset.sizes``)."""
+    split = search_split(shared["data"], sizes)
     epochs = None if budget.get("epochs_capped") else budget.get("epochs")
     images = epochs * split["train_images"] if epochs and split["train_images"] else None
     return {
@@ -134,7 +134,7 @@ def protocol_record(
         "seeds": list(seeds),
         "selection": {name: selection_rule(space_cls, cls, config) for name, (cls, config) in strategies.items()},
         "evaluation": evaluation(evaluator_cls, shared["evaluator"]),
-        "retrain": retrain_recipe(retrain) if retrain else None,
+        "retrain": retrain_recipe(retrain, sizes) if retrain else None,
         "versions": versions(),
         **device_record(str(shared.get("device", "auto"))),
     }

@@ -28,13 +28,13 @@ from typing import Any, Sequence
 import torch
 
 from nasframe.config import config_difference, resolve, run_hash
-from nasframe.data import DataModule, build_data
+from nasframe.data import DataModule
 from nasframe.engine.loop import Job, Observer, Progress, Run, stream_seed
 from nasframe.engine.search import SupernetJob
 from nasframe.engine.training import TrainJob
 from nasframe.interfaces.errors import Interrupted, NasframeError
 from nasframe.measure.memory import peak_memory_bytes
-from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, mean_tau, p_tau
+from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, kendall_tau_b, mean_tau, p_tau
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
@@ -57,7 +57,7 @@ class ValTrainJob(TrainJob):
     kind = "rank-train"
 
     def load_data(self) -> DataModule:
-        data = build_data(self.config, self.device, purpose="search")
+        data = self.registry.build_data(self.config, self.device, purpose="search")
         cutout = int(self.config["data"].get("cutout") or 0)
         if cutout and hasattr(data.train, "cutout"):  # the training recipe's cutout (the search split has none)
             data.train.cutout = cutout
@@ -141,6 +141,7 @@ def study_config(
         overrides,
         train=scratch,
         evaluators=None if scratch else registry.evaluator,
+        datasets=registry.dataset,
     )
 
 
@@ -288,26 +289,45 @@ def _finite(value: float) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def tau_record(records: Sequence[dict[str, Any]], evaluator: str = "") -> dict[str, Any]:
-    """τ-b and p_τ of every epoch's ranking against the final epoch's, by validation accuracy (and by loss)."""
+def ground_truth(study: Study, registry: Registry | None = None) -> tuple[list[float], str] | None:
+    """Each sampled architecture's published accuracy on the study's data set (``SearchSpace.ground_truth``) and
+    its source; None when the space publishes none for that data set."""
+    space = (registry or get_registry()).build_space(study.config)
+    dataset = study.config["data"]["dataset"]
+    values, source = [], ""
+    for arch in study.archs:
+        record = space.ground_truth(space.arch_from_json(arch))
+        if record is None or not isinstance(record.get(dataset), (int, float)):
+            return None
+        values.append(float(record[dataset]))
+        source = str(record.get("source", ""))
+    return values, source
+
+
+def tau_record(
+    records: Sequence[dict[str, Any]], evaluator: str = "", truth: tuple[Sequence[float], str] | None = None
+) -> dict[str, Any]:
+    """τ-b and p_τ of every epoch's ranking against the final epoch's, by validation accuracy (and by loss); with
+    ``truth`` (ground-truth accuracies in record order, and their source) also each epoch's τ-b against it."""
     taus = epoch_taus([r["val_accuracy"] for r in records])
     taus_loss = epoch_taus([r["val_loss"] for r in records])
     mean, mean_loss = mean_tau(taus), mean_tau(taus_loss)
-    return {
+    epochs = [
+        {
+            "epoch": e + 1,
+            "tau": _finite(t),
+            "p_tau": _finite(p_tau(t)),
+            "tau_loss": _finite(tl),
+            "p_tau_loss": _finite(p_tau(tl)),
+        }
+        for e, (t, tl) in enumerate(zip(taus, taus_loss))
+    ]
+    out: dict[str, Any] = {
         "metric": "val_accuracy",
         "reference": "final epoch",
         "samples": len(records),
         "evaluator": evaluator,
-        "epochs": [
-            {
-                "epoch": e + 1,
-                "tau": _finite(t),
-                "p_tau": _finite(p_tau(t)),
-                "tau_loss": _finite(tl),
-                "p_tau_loss": _finite(p_tau(tl)),
-            }
-            for e, (t, tl) in enumerate(zip(taus, taus_loss))
-        ],
+        "epochs": epochs,
         "mean_over": "epochs before the final one (whose τ with itself is 1)",
         "mean_tau": _finite(mean),
         "mean_p_tau": _finite(p_tau(mean)),
@@ -316,12 +336,28 @@ def tau_record(records: Sequence[dict[str, Any]], evaluator: str = "") -> dict[s
         "paper_mean_tau": PAPER_MEAN_TAU,
         "note": NOTE,
     }
+    if truth is not None:
+        values, source = truth
+        against = [kendall_tau_b([r["val_accuracy"][e] for r in records], values) for e in range(len(epochs))]
+        for row, t in zip(epochs, against):
+            row.update(tau_truth=_finite(t), p_tau_truth=_finite(p_tau(t)))
+        defined = [t for t in against if not math.isnan(t)]
+        mean_truth = sum(defined) / len(defined) if defined else math.nan  # every epoch: none is τ = 1 by definition
+        final = against[-1] if against else math.nan
+        out.update(
+            truth_source=source,
+            truth=list(values),
+            mean_tau_truth=_finite(mean_truth),
+            mean_p_tau_truth=_finite(p_tau(mean_truth)),
+            final_tau_truth=_finite(final),
+        )
+    return out
 
 
-def write_results(study: Study, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def write_results(study: Study, records: Sequence[dict[str, Any]], registry: Registry | None = None) -> dict[str, Any]:
     """Write rank.jsonl and tau.json of a trained study; returns tau.json's content."""
     write_jsonl_atomic(study.out / RANK_FILE, list(records))
-    tau = tau_record(records, study.evaluator)
+    tau = tau_record(records, study.evaluator, ground_truth(study, registry))
     write_json_atomic(study.out / TAU_FILE, tau)
     return tau
 

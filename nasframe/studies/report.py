@@ -1,4 +1,4 @@
-"""Reports of a bench or a run directory as plain data: tables, GitHub markdown, CSV and JSON (``nasframe report``).
+"""Reports of a bench or a run directory as plain data (``nasframe report``); ``nasframe.cli.tables`` renders them.
 
 A bench report has a protocol header, one row per strategy with the mean ± sample standard
 deviation over its seeds of every metric, the per-strategy statistics and pairwise comparisons of
@@ -12,91 +12,17 @@ are images/s and peak memory (measured once per trial, not tested). Rendering on
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN
 from nasframe.interfaces.errors import NasframeError
-from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, primary_metric, significant_best
+from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, significant_best
+from nasframe.studies.metrics import METRICS, Metric, pct, plain, primary_metric, shown
 from nasframe.studies.pareto import bench_front
 from nasframe.studies.statistics import sample_std
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.2f}"
-
-
-def _si(v: float) -> str:
-    """3,922 -> 3.92K; 1,505,920 -> 1.51M (params and FLOPs span orders of magnitude across presets)."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(v) >= scale:
-            return f"{v / scale:.2f}{suffix}"
-    return f"{v:.0f}"
-
-
-def _mib(v: float) -> str:
-    return f"{v / 2**20:,.0f}"
-
-
-def _rate(v: float) -> str:
-    return f"{v:,.1f}"
-
-
-def _secs(v: float) -> str:
-    return f"{v:,.2f}"
-
-
-def _plain(v: float) -> str:
-    if float(v).is_integer() and abs(v) < 1e6:
-        return f"{int(v):,}"
-    return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.2f}"
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    show: Callable[[float], str]
-
-
-METRICS = (
-    Metric("val_accuracy", "val acc %", _pct),
-    Metric("retrain_test_accuracy", "retrain test acc %", _pct),
-    Metric("params", "params", _si),
-    Metric("flops", "mult-adds", _si),
-    Metric("latency_ms", "latency ms", _plain),
-    Metric("predicted_latency_ms", "predicted ms", _plain),
-    Metric("latency_error", "prediction error %", lambda v: f"{100 * v:.1f}"),
-    Metric("search_seconds", "search s", _secs),
-    Metric("selection_seconds", "select s", _secs),
-    Metric("epochs", "epochs", _plain),
-    Metric("images_per_second", "images/s", _rate),
-    Metric("peak_memory_bytes", "peak mem MiB", _mib),
-)
-
-
-@dataclass
-class TableData:
-    """A table independent of its output format: display strings, raw values for CSV, best cells."""
-
-    title: str
-    caption: list[str]
-    columns: list[str]
-    rows: list[list[str]]
-    raw_columns: list[str]
-    raw_rows: list[list[Any]]
-    best: set[tuple[int, int]] = field(default_factory=set)
-    numeric_from: int = 1
-    """Columns from this index on are right-aligned numbers..."""
-    text_from: int | None = None
-    """...up to this one, from which on they are left-aligned text again (a verdict)."""
-
-    def is_numeric(self, column: int) -> bool:
-        return self.numeric_from <= column < (self.text_from if self.text_from is not None else len(self.columns))
+from nasframe.studies.tables import Report, TableData
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -240,15 +166,16 @@ def bench_table(
     title = (
         f"nasframe bench: {settings.get('space')} space, {settings.get('preset')} preset, {len(rows)}/{total} trials"
     )
-    columns = ["strategy", "trials"] + [m.label for m in METRICS]
-    raw_columns = ["strategy", "trials"] + [f"{m.key}_{s}" for m in METRICS for s in ("mean", "std")]
+    metrics = shown(rows)
+    columns = ["strategy", "trials"] + [m.label for m in metrics]
+    raw_columns = ["strategy", "trials"] + [f"{m.key}_{s}" for m in metrics for s in ("mean", "std")]
     table = TableData(
         title, bench_caption(record, comparison["primary_metric"]), columns, [], raw_columns, [], numeric_from=1
     )
     for entry in agg:
-        table.rows.append([entry["strategy"], str(entry["trials"])] + [_cell(*entry[m.key], m.show) for m in METRICS])
-        table.raw_rows.append([entry["strategy"], entry["trials"]] + [v for m in METRICS for v in entry[m.key]])
-    for j, m in enumerate(METRICS):
+        table.rows.append([entry["strategy"], str(entry["trials"])] + [_cell(*entry[m.key], m.show) for m in metrics])
+        table.raw_rows.append([entry["strategy"], entry["trials"]] + [v for m in metrics for v in entry[m.key]])
+    for j, m in enumerate(metrics):
         if m.key in (comparison["primary_metric"], "search_seconds"):
             winners = significant_best(comparison, m.key)
             table.best |= {(i, j + 2) for i, e in enumerate(agg) if e["strategy"] in winners}
@@ -373,10 +300,10 @@ def decision_table(comparison: Mapping[str, Any]) -> TableData | None:
             [
                 entry["strategy"],
                 f"{d['entropy']:.3f} ({d['entropy_max']:.3f})",
-                _pct(d["near_ties"]),
-                _pct(d["skip_share"]),
-                _plain(d["samples"]),
-                _plain(d["choices"]),
+                pct(d["near_ties"]),
+                pct(d["skip_share"]),
+                plain(d["samples"]),
+                plain(d["choices"]),
             ]
         )
         table.raw_rows.append([entry["strategy"]] + [d[k] for k in DECISION_MEANS])
@@ -421,7 +348,7 @@ def comparison_notes(
     return notes
 
 
-TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", _pct))
+TRIAL_METRICS = (*METRICS, Metric("entropy", "entropy", lambda v: f"{v:.3f}"), Metric("near_ties", "near ties %", pct))
 TRIAL_KEYS = (
     "strategy",
     "seed",
@@ -443,10 +370,11 @@ TRIAL_KEYS = (
 
 
 def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> TableData:
-    """One row per trial, in bench order."""
+    """One row per trial, in bench order (ground truth first where the space publishes it)."""
     shows = {m.key: m for m in TRIAL_METRICS}
-    columns = [shows[k].label if k in shows else k for k in TRIAL_KEYS]
-    raw_columns = list(TRIAL_KEYS) + ["trial", "arch"]
+    keys = (*TRIAL_KEYS[:2], *(m.key for m in shown(rows) if m.optional), *TRIAL_KEYS[2:])
+    columns = [shows[k].label if k in shows else k for k in keys]
+    raw_columns = list(keys) + ["trial", "arch"]
     table = TableData(
         "nasframe bench trials",
         bench_caption(record, primary_metric(rows))[:1],
@@ -458,10 +386,9 @@ def trials_table(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     )
     for r in rows:
         table.rows.append(
-            [str(r.get("strategy")), str(r.get("seed"))]
-            + [_cell(r.get(k), None, shows[k].show) for k in TRIAL_KEYS[2:]]
+            [str(r.get("strategy")), str(r.get("seed"))] + [_cell(r.get(k), None, shows[k].show) for k in keys[2:]]
         )
-        table.raw_rows.append([r.get(k) for k in TRIAL_KEYS] + [r.get("trial"), json.dumps(r.get("arch"))])
+        table.raw_rows.append([r.get(k) for k in keys] + [r.get("trial"), json.dumps(r.get("arch"))])
     return table
 
 
@@ -469,15 +396,6 @@ def load_bench(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from nasframe.studies.bench import RESULTS_FILE, read_bench, read_results
 
     return read_bench(path), read_results(Path(path) / RESULTS_FILE)
-
-
-@dataclass
-class Report:
-    """What ``nasframe report`` shows: tables, notes under them, and every number as JSON-able data."""
-
-    tables: list[TableData]
-    notes: list[str]
-    data: dict[str, Any]
 
 
 def bench_report(
@@ -491,6 +409,9 @@ def bench_report(
     decided = decision_table(comparison)
     if decided:
         tables.append(decided)
+    references = reference_rows(record)
+    if references:
+        tables.insert(1, reference_table(references, record["shared_config"]["data"]["dataset"]))
     means = {entry["strategy"]: entry for entry in aggregate(rows, strategies)}
     for entry in comparison["strategies"]:  # the per-strategy JSON also carries every metric's mean and std
         entry["trials"] = means[entry["strategy"]]["trials"]
@@ -506,8 +427,44 @@ def bench_report(
         **comparison,
         "pareto": front,
         "plots": dict(plots) if plots else None,
+        "references": references,
     }
     return Report(tables, comparison_notes(comparison, plots, front), data)
+
+
+def reference_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The space's reference architectures (``SearchSpace.references``: a table's best cell, a known collapse) with
+    their ground truth, for reading a bench's numbers against; empty for a space without ground truth."""
+    from nasframe.registry import get_registry
+
+    try:
+        space = get_registry().build_space(record["shared_config"])
+    except (KeyError, TypeError, NasframeError):  # a bench.json from elsewhere: the report goes on without them
+        return []
+    out = []
+    for label, arch in space.references().items():
+        truth = space.ground_truth(arch)
+        if truth is not None:
+            out.append({"reference": label, "arch": space.arch_to_json(arch), "benchmark": truth})
+    return out
+
+
+def reference_table(references: Sequence[Mapping[str, Any]], dataset: str) -> TableData:
+    """One row per reference architecture: its ground truth and regret on the bench's data set."""
+    table = TableData(
+        f"Reference architectures (ground truth on {dataset})",
+        [str(references[0]["benchmark"].get("source", ""))] if references else [],
+        ["reference", "ground truth %", "regret %"],
+        [],
+        ["reference", "benchmark_accuracy", "benchmark_regret"],
+        [],
+    )
+    for ref in references:
+        truth = ref["benchmark"]
+        accuracy, regret = truth.get(dataset), truth.get(f"regret_{dataset}")
+        table.rows.append([ref["reference"], *("—" if v is None else f"{v:.2f}" for v in (accuracy, regret))])
+        table.raw_rows.append([ref["reference"], accuracy, regret])
+    return table
 
 
 # -- single run -------------------------------------------------------------------------------------
@@ -557,12 +514,16 @@ def run_table(path: Path) -> tuple[TableData, dict[str, Any]]:
 
 
 def report_for(path: Path, trials: bool = False, plots: Mapping[str, Any] | None = None) -> Report:
-    """The report ``nasframe report`` shows for a bench or run directory."""
+    """The report ``nasframe report`` shows for a bench, a ranking study or a run directory."""
     from nasframe.studies.bench import BENCH_FILE
+    from nasframe.studies.rank import STUDY_FILE
+    from nasframe.studies.rank_report import rank_report
 
     path = Path(path)
     if not path.is_dir():
         raise NasframeError(f"{path} is not a directory")
+    if (path / STUDY_FILE).exists():
+        return rank_report(path)
     if (path / BENCH_FILE).exists():
         record, rows = load_bench(path)
         if trials:
@@ -571,54 +532,3 @@ def report_for(path: Path, trials: bool = False, plots: Mapping[str, Any] | None
         return bench_report(record, rows, plots)
     table, summary = run_table(path)
     return Report([table], [], {"kind": "run", "title": table.title, "summary": summary})
-
-
-# -- rendering --------------------------------------------------------------------------------------
-def table_markdown(table: TableData) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    lines = [f"**{cell(table.title)}**", ""]
-    lines += [f"{line}  " for line in table.caption[:-1]] + table.caption[-1:]
-    if table.caption:
-        lines.append("")
-    lines.append("| " + " | ".join(cell(c) for c in table.columns) + " |")
-    lines.append("|" + "|".join("---:" if table.is_numeric(j) else ":---" for j in range(len(table.columns))) + "|")
-    for i, row in enumerate(table.rows):
-        cells = [f"**{cell(c)}**" if (i, j) in table.best else cell(c) for j, c in enumerate(row)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def to_markdown(report: Report) -> str:
-    """Every table, then the notes as a list (drawings as images)."""
-    parts = [table_markdown(table) for table in report.tables]
-    notes = []
-    for note in report.notes:
-        label, _, path = note.partition(": ")
-        notes.append(f"- {label}: ![{label}]({path})" if path.endswith(".png") else f"- {note}")
-    if notes:
-        parts.append("\n".join(notes) + "\n")
-    return "\n".join(parts)
-
-
-def table_csv(table: TableData) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(table.raw_columns)
-    for row in table.raw_rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buf.getvalue()
-
-
-def to_csv(report: Report) -> str:
-    """Raw values: one CSV block per table, blocks separated by an empty line; notes as a last ``note`` block."""
-    blocks = [table_csv(table) for table in report.tables]
-    if report.notes:
-        blocks.append(table_csv(TableData("", [], [], [], ["note"], [[note] for note in report.notes])))
-    return "\n".join(blocks)
-
-
-def to_json(report: Report) -> str:
-    """Every number of the report (``null`` where there is none), for tools that build on it."""
-    return json.dumps(report.data, indent=2) + "\n"

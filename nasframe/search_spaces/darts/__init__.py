@@ -13,24 +13,26 @@ from typing import Any, Mapping
 import torch
 
 import nasframe
-from nasframe import Arch, ArchError, DataInfo, Decision, Key, SearchSpace
+from nasframe import Arch, CellDrawing, ChildExtras, DataInfo, Decision, Key, SearchSpace
 
 from . import genotype as _genotype
 from .child import ChildNetwork
-from .genotype import DARTS_V1, DARTS_V2, GENOTYPES_DIR, cell_edges, decision_names, load_genotype
-from .layout import VARIANTS
+from .genotype import (
+    CELL_TYPES,
+    GENOTYPES_DIR,
+    cell_pairs,
+    decision_names,
+)
+from .layout import VARIANTS, network_variant
 from .ops import CHOICES
 from .supernet import SearchNetwork
 
 __all__ = [
     "CHOICES",
-    "DARTS_V1",
-    "DARTS_V2",
     "GENOTYPES_DIR",
     "ChildNetwork",
     "DartsSpace",
     "SearchNetwork",
-    "load_genotype",
     "register_search_spaces",
 ]
 
@@ -57,7 +59,9 @@ class DartsSpace(SearchSpace):
     """
 
     name = "darts"
+    default = True
     published_dir = GENOTYPES_DIR
+    shortcuts = frozenset({"skip_connect"})
     keys = (
         Key(
             "channels",
@@ -151,17 +155,13 @@ class DartsSpace(SearchSpace):
         self.layers: int = self.config["layers"]
         self.nodes: int = self.config["nodes"]
         self.stem_multiplier: int = self.config["stem_multiplier"]
-        self.variant: str = data.network_variant(self.config["variant"])
+        self.variant: str = network_variant(self.config["variant"], data)
         self.pool_bn: bool = self.config["pool_bn"]
         self._decisions = tuple(Decision(name, CHOICES) for name in decision_names(self.nodes))
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
         return self._decisions
-
-    @property
-    def edges_per_cell(self) -> int:
-        return len(cell_edges(self.nodes))
 
     def _network_size(self) -> dict[str, int | str]:
         """What the supernet and the child share: variant, cells, channels, nodes, classes."""
@@ -184,6 +184,35 @@ class DartsSpace(SearchSpace):
             arch, auxiliary=bool(self.config["auxiliary"]), pool_bn=self.pool_bn, **self._network_size()
         )
 
+    def child_extras(self) -> ChildExtras:
+        """The auxiliary head's loss weight (when the head is on) and drop-path, as DARTS trains its networks."""
+        weight = float(self.config["auxiliary_weight"]) if self.config["auxiliary"] else 0.0
+        return ChildExtras(auxiliary_weight=weight, drop_path=float(self.config["drop_path"]))
+
+    def drawing(self, arch: Arch) -> tuple[CellDrawing, ...]:
+        """The normal and the reduction cell, as the DARTS paper draws them: inputs c_{k-2}, c_{k-1}, output c_{k}."""
+        self.check_arch(arch)
+        nodes = tuple(str(i) for i in range(self.nodes))
+
+        def source(src: int) -> str:
+            return {0: "c_{k-2}", 1: "c_{k-1}"}.get(src, str(src - 2))
+
+        return tuple(
+            CellDrawing(
+                title=f"{cell} cell",
+                inputs=("c_{k-2}", "c_{k-1}"),
+                nodes=nodes,
+                output="c_{k}",
+                edges=tuple(
+                    (source(src), str(node), CHOICES[k])
+                    for node, chosen in enumerate(cell_pairs(arch, cell, self.nodes))
+                    for k, src in chosen
+                ),
+                concat=True,
+            )
+            for cell in CELL_TYPES
+        )
+
     def derive(self, scores: Mapping[str, torch.Tensor], generator: torch.Generator | None = None) -> Arch:
         """Per edge the best op but none, per node its two best edges (DARTS); ties drawn from the search's seeded generator."""
         return _genotype.derive(scores, self.nodes, generator)
@@ -203,14 +232,6 @@ class DartsSpace(SearchSpace):
 
     def arch_from_json(self, obj: Any) -> Arch:
         return _genotype.arch_from_json(obj, self.nodes)
-
-    def is_genotype(self, arch: Arch) -> bool:
-        """Whether every node has exactly two non-``none`` incoming edges (what ``derive`` returns)."""
-        try:
-            self.arch_to_json(arch)
-        except ArchError:
-            return False
-        return True
 
 
 @nasframe.hookimpl

@@ -14,10 +14,9 @@ decision order (``SearchSpace.check_arch``) loses only that order, never the arc
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 
@@ -202,75 +201,3 @@ def arch_from_json(obj: Any, nodes: int) -> Arch:
                 chosen.append((CHOICES.index(op), src))
             pairs[cell].append(chosen)
     return arch_from_pairs(pairs, nodes)
-
-
-def genotype_names() -> list[str]:
-    """The genotypes shipped in ``genotypes/`` (``darts_v1``, ``darts_v2``, ``mdenas``, ...)."""
-    return sorted(p.stem for p in GENOTYPES_DIR.glob("*.json"))
-
-
-def load_genotype(name: str) -> dict[str, Any]:
-    """The arch.json of a shipped genotype, e.g. ``load_genotype("darts_v2")``, without its ``published`` record."""
-    path = GENOTYPES_DIR / f"{name}.json"
-    if not path.is_file():
-        raise ArchError(f"no shipped DARTS genotype {name!r}; available: {', '.join(genotype_names())}")
-    return {k: v for k, v in json.loads(path.read_text()).items() if k != "published"}
-
-
-def _genotype(normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    return {
-        "space": "darts",
-        "normal": [list(p) for p in normal],
-        "normal_concat": [2, 3, 4, 5],
-        "reduce": [list(p) for p in reduce],
-        "reduce_concat": [2, 3, 4, 5],
-    }
-
-
-DARTS_V1 = _genotype(
-    [
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("skip_connect", 0),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("skip_connect", 2),
-    ],
-    [
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 0),
-        ("skip_connect", 2),
-        ("skip_connect", 2),
-        ("avg_pool_3x3", 0),
-    ],
-)
-"""DARTS (first order) genotype of the DARTS paper's code, in arch.json form."""
-
-DARTS_V2 = _genotype(
-    [
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 0),
-        ("skip_connect", 0),
-        ("dil_conv_3x3", 2),
-    ],
-    [
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-        ("max_pool_3x3", 0),
-        ("skip_connect", 2),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-    ],
-)
-"""DARTS (second order) genotype of the DARTS paper's code, in arch.json form."""

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nasframe import DataInfo
+
 VARIANTS = ("cifar", "imagenet")
+
+
+def network_variant(variant: str, data: DataInfo) -> str:
+    """``auto``: the ImageNet network for large images (224 pixels), the CIFAR one up to 64 (16-pixel ImageNet too)."""
+    return variant if variant != "auto" else "imagenet" if data.image_size > 64 else "cifar"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The MBConv space's block choices and its initialisation; the block itself is ``nasframe.layers.MBConv``."""
+"""The MBConv space's block choices and its initialisation; the block itself is ``nasframe.layers.InvertedResidual``."""
 
 from __future__ import annotations
 

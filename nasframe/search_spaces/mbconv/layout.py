@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nasframe import DataInfo
+
 from .blocks import SKIP, Choice
 
 VARIANTS = ("cifar", "imagenet")
+
+
+def network_variant(variant: str, data: DataInfo) -> str:
+    """``auto``: the ImageNet network for large images (224 pixels), the CIFAR one up to 64 (16-pixel ImageNet too)."""
+    return variant if variant != "auto" else "imagenet" if data.image_size > 64 else "cifar"
 
 
 @dataclass(frozen=True)

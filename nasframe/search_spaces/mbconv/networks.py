@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nasframe import Arch, ArchLike, Supernet
-from nasframe.layers import MBConv, conv_bn
+from nasframe.layers import InvertedResidual, conv_bn
 
 from .blocks import Choice, init_weights
 from .layout import BlockSpec, Layout
@@ -20,7 +20,7 @@ def make_block(spec: BlockSpec, choice: Choice) -> nn.Module:
         if not spec.residual:
             raise ValueError(f"{spec.name} cannot be skipped: its stride or widths change")
         return nn.Identity()
-    return MBConv(spec.cin, spec.cout, choice.kernel, choice.expand, spec.stride, spec.residual)
+    return InvertedResidual(spec.cin, spec.cout, choice.kernel, choice.expand, spec.stride, spec.residual)
 
 
 class _Backbone(nn.Module):
@@ -31,7 +31,7 @@ class _Backbone(nn.Module):
         self.stem = nn.Sequential(*conv_bn(in_channels, layout.stem_width, 3, layout.stem_stride))
         self.first: nn.Module = nn.Identity()
         if layout.first_width is not None:
-            self.first = MBConv(layout.stem_width, layout.first_width, 3, 1, 1, residual=False)
+            self.first = InvertedResidual(layout.stem_width, layout.first_width, 3, 1, 1, residual=False)
         last = layout.blocks[-1].cout
         self.head = nn.Sequential(*conv_bn(last, layout.head_width, 1))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -91,7 +91,7 @@ class MBConvSupernet(_Backbone, Supernet):
         else:
             for i, (name, position) in enumerate(zip(self.names, self.candidates)):
                 block = position[arch[name]]
-                if gates is None or not isinstance(block, MBConv):
+                if gates is None or not isinstance(block, InvertedResidual):
                     x = block(x)
                 elif probe is None:
                     x = block(x, gates[i])
@@ -102,7 +102,7 @@ class MBConvSupernet(_Backbone, Supernet):
     @staticmethod
     def _probe(other: nn.Module, block: nn.Module, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor | None:
         """``gate`` times the probe candidate's branch on ``x``, without a graph through its weights."""
-        if not isinstance(other, MBConv) or other is block:
+        if not isinstance(other, InvertedResidual) or other is block:
             return None
         with torch.no_grad():
             y = other.body(x)

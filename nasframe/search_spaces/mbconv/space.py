@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasframe import Arch, ArchError, Block, Blocks, DataInfo, Decision, Key, SearchSpace, ranked_choices
+from nasframe import Arch, ArchError, Block, Blocks, DataInfo, Decision, Key, SearchSpace, StripDrawing, ranked_choices
 
 from .blocks import Choice
 from .layout import (
@@ -18,6 +18,7 @@ from .layout import (
     Layout,
     block_choices,
     build_layout,
+    network_variant,
 )
 from .networks import MBConvNet, MBConvSupernet, make_block
 
@@ -41,6 +42,7 @@ class MBConvSpace(SearchSpace):
     """
 
     name = "mbconv"
+    shortcuts = frozenset({"skip"})
     published_dir = Path(__file__).with_name("archs")
     keys = (
         Key(
@@ -106,7 +108,7 @@ class MBConvSpace(SearchSpace):
     def __init__(self, config: Mapping[str, Any], data: DataInfo) -> None:
         super().__init__({"skeleton": LEGACY_SKELETON, **config}, data)
         skeleton = self.config["skeleton"]
-        variant = data.network_variant(self.config["variant"])
+        variant = network_variant(self.config["variant"], data)
         choices = self.config["choices"]
         width = self.config["width_mult"]
         self.skeleton: str = skeleton
@@ -175,6 +177,16 @@ class MBConvSpace(SearchSpace):
                 raise ArchError(f"decision {d.name!r} has {len(d.choices)} choices but {len(s)} scores")
             arch[d.name] = ranked_choices(s.tolist(), generator)[0]
         return arch
+
+    def drawing(self, arch: Arch) -> tuple[StripDrawing, ...]:
+        """The searchable blocks in order, ``MB<expand> <k>x<k>`` shaded by kernel size, ``skip`` hollow."""
+        kernels = sorted({c.kernel for choices in self.block_choices for c in choices if not c.is_skip})
+        shade = {k: i / max(len(kernels) - 1, 1) for i, k in enumerate(kernels)}
+        blocks = tuple(
+            ("skip", None) if c.is_skip else (f"MB{c.expand}\n{c.kernel}x{c.kernel}", shade[c.kernel])
+            for c in self.chosen(arch)
+        )
+        return (StripDrawing(f"{self.variant} {self.choice_set} blocks", blocks),)
 
     def arch_to_json(self, arch: Arch) -> dict[str, Any]:
         blocks: list[Any] = [

@@ -1,6 +1,7 @@
-"""ImageNet (or any data set) in the ImageFolder layout, decoded by DataLoader workers.
+"""Data sets in torchvision's ImageFolder layout (``DIR/train/<class>/*``, ``DIR/val/<class>/*``), decoded by
+DataLoader workers.
 
-Unlike CIFAR it does not fit in memory, so images are read and augmented per image with PIL
+Such a data set need not fit in memory, so images are read and augmented per image with PIL
 transforms in worker processes. Every random draw comes from the generator handed to ``epoch``:
 the order directly, and each image's augmentation from a seed derived from it and the image's
 index, so an epoch is the same whatever the number of workers and after a resume.
@@ -22,12 +23,9 @@ from nasframe.interfaces.context import Batch
 from nasframe.interfaces.errors import ConfigError, DataError
 from nasframe.interfaces.space import DataInfo
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-IMAGE_SIZE = 224
-RESIZE = 256
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUT = "DIR/train/<class>/*.JPEG and DIR/val/<class>/*.JPEG (torchvision's ImageFolder layout)"
+"""What ``--data-dir`` must hold, as error messages say it."""
 
 Sample = tuple[str, int]
 
@@ -35,12 +33,13 @@ Sample = tuple[str, int]
 Stats = tuple[float, ...]
 
 
-def train_transform(mean: Stats, std: Stats) -> Callable:
+def train_transform(mean: Stats, std: Stats, image_size: int) -> Callable:
+    """Random-resized crop to ``image_size`` and a horizontal flip (the ImageNet training augmentation)."""
     from torchvision import transforms as T
 
     return T.Compose(
         [
-            T.RandomResizedCrop(IMAGE_SIZE),
+            T.RandomResizedCrop(image_size),
             T.RandomHorizontalFlip(),
             T.ToTensor(),
             T.Normalize(mean, std),
@@ -48,10 +47,11 @@ def train_transform(mean: Stats, std: Stats) -> Callable:
     )
 
 
-def eval_transform(mean: Stats, std: Stats) -> Callable:
+def eval_transform(mean: Stats, std: Stats, image_size: int, resize: int) -> Callable:
+    """Resize the short side to ``resize``, centre crop to ``image_size``."""
     from torchvision import transforms as T
 
-    return T.Compose([T.Resize(RESIZE), T.CenterCrop(IMAGE_SIZE), T.ToTensor(), T.Normalize(mean, std)])
+    return T.Compose([T.Resize(resize), T.CenterCrop(image_size), T.ToTensor(), T.Normalize(mean, std)])
 
 
 def find_classes(folder: Path) -> list[str]:
@@ -203,24 +203,39 @@ class LoaderBatches:
             yield x, y
 
 
-def _folder(root: Path, name: str) -> Path:
+def _folder(root: Path, name: str, title: str) -> Path:
     folder = root / name
     if not folder.is_dir():
         raise DataError(
-            f"ImageNet was not found: {folder} is not a folder (it cannot be downloaded). "
+            f"{title} was not found: {folder} is not a folder (it cannot be downloaded). "
             f"Pass --data-dir DIR with {LAYOUT}."
         )
     return folder
 
 
-def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: str) -> DataModule:
-    """``search``: the ``train`` folder split into train/val (the last ``data.val_size`` images of the
-    class-interleaved order); ``train``: the whole ``train`` folder, and the ``val`` folder as test."""
+def image_folder_splits(
+    config: Mapping[str, Any],
+    device: torch.device,
+    *,
+    purpose: str,
+    info: DataInfo,
+    title: str,
+    mean: Stats,
+    std: Stats,
+    resize: int,
+) -> DataModule:
+    """The splits of an ImageFolder data set (``info.name`` also names its folder under the default data folder).
+
+    ``search``: the ``train`` folder split into train/val (the last ``data.val_size`` images of the
+    class-interleaved order); ``train``: the whole ``train`` folder, and the ``val`` folder as test.
+    ``info.num_classes`` is replaced by the class folders found; ``title`` names the data set in errors.
+    """
     data_cfg, train_cfg = config["data"], config["train"]
-    mean, std = normalisation(data_cfg, MEAN, STD)
-    augmented, plain = train_transform(mean, std), eval_transform(mean, std)
-    root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else default_data_dir() / "imagenet"
-    train_dir = _folder(root, "train")
+    mean, std = normalisation(data_cfg, mean, std)
+    augmented = train_transform(mean, std, info.image_size)
+    plain = eval_transform(mean, std, info.image_size, resize)
+    root = Path(data_cfg["dir"]).expanduser() if data_cfg.get("dir") else default_data_dir() / info.name
+    train_dir = _folder(root, "train", title)
     classes = find_classes(train_dir)
     if not classes:
         raise DataError(f"{train_dir} has no class folders: expected {LAYOUT}")
@@ -229,7 +244,7 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         raise DataError(f"{train_dir} holds no images ({', '.join(EXTENSIONS)}): expected {LAYOUT}")
     if data_cfg.get("limit"):
         samples = samples[: int(data_cfg["limit"])]
-    info = DataInfo("imagenet", num_classes=len(classes), image_size=IMAGE_SIZE)
+    info = DataInfo(info.name, num_classes=len(classes), image_size=info.image_size, channels=info.channels)
     workers = int(data_cfg.get("workers", 4))
     if workers < 0:
         raise ConfigError(f"data.workers must be 0 or more, not {workers}")
@@ -251,7 +266,7 @@ def build_imagenet(config: Mapping[str, Any], device: torch.device, *, purpose: 
         return DataModule(info, train, val, None)
     if purpose != "train":
         raise ValueError(f"purpose must be 'search' or 'train', not {purpose!r}")
-    val_dir = _folder(root, "val")
+    val_dir = _folder(root, "val", title)
     unknown = sorted(set(find_classes(val_dir)) - set(classes))
     if unknown:
         raise DataError(f"{val_dir} has class folders that {train_dir} lacks: {', '.join(unknown[:5])}")

@@ -1,4 +1,4 @@
-"""The MBConv block (MobileNetV2 inverted residual) and the conv-BN-ReLU6 layers around it."""
+"""The inverted residual block of MobileNetV2 (MnasNet and ProxylessNAS call it MBConv) and its conv-BN-ReLU6 layers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, 
     return layers
 
 
-class MBConv(nn.Module):
+class InvertedResidual(nn.Module):
     """1x1 expand to cin*e (+BN+ReLU6, absent when e=1) -> depthwise kxk, stride (+BN+ReLU6) -> 1x1 project (+BN).
 
     ``residual`` adds the input to the output; it needs stride 1 and cin == cout.
@@ -26,7 +26,9 @@ class MBConv(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, expand: int, stride: int, residual: bool) -> None:
         super().__init__()
         if residual and (stride != 1 or cin != cout):
-            raise ValueError(f"a residual MBConv needs stride 1 and cin == cout, got stride {stride}, {cin} -> {cout}")
+            raise ValueError(
+                f"a residual inverted-residual block needs stride 1 and cin == cout, got stride {stride}, {cin} -> {cout}"
+            )
         hidden = cin * expand
         layers: list[nn.Module] = []
         if expand != 1:
