@@ -22,6 +22,7 @@ from nasframe.deploy.parity import check_parity, measure_parity, parity_images
 from nasframe.deploy.preprocessing import preprocessing
 from nasframe.deploy.source import EXPORT_RECORD, Source
 from nasframe.deploy.speed import measure_speed, predicted_latency
+from nasframe.engine.ground_truth import benchmark_record
 from nasframe.interfaces import __version__
 from nasframe.interfaces.errors import NasframeError
 from nasframe.measure.cost import count_flops, count_params
@@ -160,7 +161,7 @@ def _write(
         "training": source.training,
         "search": source.search,
         "published": source.published,
-        "ground_truth": space.ground_truth(source.arch),
+        "ground_truth": benchmark_record(space, source.arch).get("benchmark"),  # checked: finite, with a source
         "parity": parity.record(),
         "latency": speed,
         "drawing": DRAWING if drawn else None,
