@@ -60,7 +60,8 @@ def require(fmt: str) -> None:
     missing = [name for name in EXTRAS[fmt] if importlib.util.find_spec(name) is None]
     if missing:
         raise NasframeError(
-            f"--format {fmt} needs {', '.join(missing)}, which is not installed: pip install 'nasframe[export]'"
+            f"--format {fmt} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            "pip install 'nasframe[export]'"
         )
 
 
