@@ -225,11 +225,18 @@ def test_shipped_architecture_exports_untrained_and_says_so(space, tmp_path):
         "no weights",
     )
     out = tmp_path / "shipped"
-    result = invoke("export", name, "--format", "exported-program", "--preset", "tiny", "--out", out)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    result = invoke(
+        "export", name, "--format", "exported-program", "--preset", "tiny", "--out", out, "--data-dir", empty
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((out / "export.json").read_text())
     assert record["weights"] == "untrained" and record["source"]["kind"] == "shipped architecture"
-    assert record["published"]["paper"] in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert record["published"]["paper"] in card
+    assert record["parity"]["origin"] == "random" and "not at hand" in record["parity"]["description"]
+    assert "random images" in card
     program = torch.export.load(str(out / "model.pt2")).module()
     for batch in (1, 7):
         x = torch.randn(batch, *record["preprocessing"]["input_shape"][1:])
