@@ -126,12 +126,12 @@ def resolve_source(
     if path.is_dir():
         source = _from_folder(path, weights, preset, overrides, registry)
     else:
+        arch_json = read_arch(text, registry)
         if weights == "trained":
             raise NasframeError(
                 f"{text} is an architecture, not a trained network: it has no weights. Pass a `nasframe train` "
                 "run folder, or --weights untrained to export the architecture with initial weights"
             )
-        arch_json = read_arch(text, registry)
         published = registry.published().get(text, {}).get("published") if not path.exists() else None
         source = _untrained(
             text,
@@ -177,11 +177,9 @@ def _from_folder(
         )
     arch_json = json.loads(rundir.arch.read_text())
     if kind == "search run":
-        base = {
-            "data.dataset": config["data"]["dataset"],
-            "data.dir": config["data"].get("dir"),
-            "seed": config.get("seed", 0),
-        }
+        base = {"seed": config.get("seed", 0), "data.dir": config["data"].get("dir")}
+        if config["data"].get("dataset") is not None:
+            base["data.dataset"] = config["data"]["dataset"]
         source = _untrained(
             str(path), kind, arch_json, preset or config.get("preset") or "paper", {**base, **overrides}, registry
         )
