@@ -65,10 +65,11 @@ def export_source(
     formats.require(fmt)
     check_out(out)
     made = _missing_parents(out.resolve())
-    for folder in reversed(made):
-        folder.mkdir()
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.resolve().parent))
+    staging: Path | None = None
     try:
+        for folder in reversed(made):
+            folder.mkdir()
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.resolve().parent))
         record = _write(source, fmt, staging, out, tolerance, images, data_dir, registry, progress)
         _publish_modes(staging)
         if out.is_dir():
@@ -76,7 +77,8 @@ def export_source(
         os.replace(staging, out)
         return record
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         for folder in made:
             try:
                 folder.rmdir()
