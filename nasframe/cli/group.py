@@ -13,6 +13,7 @@ from nasframe.interfaces.errors import NasframeError
 COMMANDS = {
     "bench": "bench",
     "config": "listing",
+    "export": "export",
     "latency": "latency",
     "list": "listing",
     "rank": "rank",

@@ -62,6 +62,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     """The network a ``nasframe train`` run exported, weights loaded, in eval mode, ready for inference.
 
     ``path`` is the run directory (or its model.safetensors); it needs config.json and arch.json beside it.
+    A ``nasframe export`` folder holds the same three files, so it loads back the same way (``path`` may
+    also be its model.onnx or model.pt2).
     """
     import json
 
@@ -72,7 +74,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     rundir = RunDir(folder)
     weights_file = folder / MODEL_FILE
     if not weights_file.exists():
-        raise NasframeError(f"{folder} has no {MODEL_FILE}: export it with `nasframe train`")
+        raise NasframeError(
+            f"{folder} has no {MODEL_FILE}: train it with `nasframe train`, or load a `nasframe export` folder"
+        )
     config = rundir.read_config()
     space = get_registry().build_space(config)
     arch = space.arch_from_json(json.loads(rundir.arch.read_text()))
