@@ -13,6 +13,8 @@ from nasframe.interfaces.errors import CheckpointError, NasframeError
 from nasframe.interfaces.space import Arch, SearchSpace
 from nasframe.registry import get_registry
 from nasframe.storage import checkpoint as ckpt_io
+from nasframe.storage import readers
+from nasframe.storage.integrity import load_signed
 from nasframe.storage.run_directory import MODEL_FILE, RunDir
 
 
@@ -49,10 +51,8 @@ def load_run(path: str | Path) -> LoadedRun:
             supernet = space.build_supernet()
             supernet.load_state_dict(weights)
             run.supernet = supernet.eval()
-    if rundir.arch.exists():
-        import json
-
-        run.arch = space.arch_from_json(json.loads(rundir.arch.read_text()))
+    if rundir.arch.exists() or rundir.is_finished():  # a finished run without its arch.json is damaged
+        run.arch = space.arch_from_json(readers.read_arch(rundir.arch))
     if rundir.summary.exists():
         run.summary = rundir.read_summary()
     return run
@@ -63,10 +63,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
     ``path`` is the run directory (or its model.safetensors); it needs config.json and arch.json beside it.
     """
-    import json
-
-    from safetensors.torch import load_file
-
     path = Path(path)
     folder = path.parent if path.is_file() else path
     rundir = RunDir(folder)
@@ -75,10 +71,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
         raise NasframeError(f"{folder} has no {MODEL_FILE}: export it with `nasframe train`")
     config = rundir.read_config()
     space = get_registry().build_space(config)
-    arch = space.arch_from_json(json.loads(rundir.arch.read_text()))
+    arch = space.arch_from_json(readers.read_arch(rundir.arch))
     model = space.build_child(arch)
+    weights, _ = load_signed(weights_file, "model weights")
     try:
-        model.load_state_dict(load_file(str(weights_file), device=str(device)))
+        model.load_state_dict(weights)
     except Exception as exc:  # safetensors errors and shape mismatches alike
         raise CheckpointError(f"{weights_file} does not fit the architecture in {rundir.arch}: {exc}") from None
     return model.to(device).eval()
