@@ -114,7 +114,10 @@ def rank(
 
     from nasframe.cli.display import StudyDisplay, console
     from nasframe.engine.loop import HookObserver
+    from nasframe.engine.signals import stop_signals_as_interrupts
+    from nasframe.interfaces.text import count
     from nasframe.registry import get_registry
+    from nasframe.storage.lock import hold
     from nasframe.storage.run_directory import default_out
     from nasframe.studies.rank import (
         NOTE,
@@ -132,13 +135,14 @@ def rank(
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
     registry = get_registry()
     path = Path(out) if out else default_out("rank", space, None)
-    study = open_study(path, space, samples, evaluator, preset, overrides, registry)
-    with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
-    tau = write_results(study, records)
+    with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
+        study = open_study(path, space, samples, evaluator, preset, overrides, registry)
+        with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
+            records = train_study(study, [*display.with_log("architecture"), HookObserver(registry)], registry)
+        tau = write_results(study, records)
     stdout = Console()
     stdout.print(
-        tau_table(tau, f"Ranking study {study.out}: {samples} archs, {len(tau['epochs'])} epochs, {evaluator}")
+        tau_table(tau, f"Ranking study {study.out}: {samples} archs, {count(len(tau['epochs']), 'epoch')}, {evaluator}")
     )
     stdout.print(f"Note: {NOTE}")
     if plot_study(study.out / PLOT_FILE, records, tau):

@@ -62,12 +62,16 @@ def run(
 ) -> None:
     """Search an architecture with one strategy on one space."""
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
-    if resume and out and (strategy is None or space is None):
+    if resume and not out:
+        raise NasframeError("--resume needs --out: the run folder to continue")
+    if resume and (strategy is None or space is None):
         config = saved_search_config(out, overrides)
     elif strategy is None or space is None:
         raise NasframeError("pass --strategy and --space (see `nasframe list`), or --resume --out DIR")
     else:
         config = search_config(strategy, space, preset, overrides)
+    if int(config["train"]["epochs"]) < 1:
+        raise NasframeError("a search needs at least 1 epoch (--epochs): with 0 its strategy never learns anything")
     from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import HookObserver, Run
     from nasframe.engine.search import SearchJob

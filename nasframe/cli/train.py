@@ -8,6 +8,7 @@ import click
 
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
+from nasframe.interfaces.errors import NasframeError
 
 
 @cli.command()
@@ -44,6 +45,8 @@ def train(
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
+    if resume and not out:
+        raise NasframeError("--resume needs --out: the run folder to continue")
     arch_json = read_arch(arch_path)
     overrides = {k: v for k, v in (("space.layers", layers), ("space.channels", channels)) if v is not None}
     overrides.update(overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets))

@@ -47,8 +47,15 @@ def _channel_values(positive: bool) -> Any:
     return rule
 
 
+def _folder(value: str) -> str:
+    """A path that names a folder: an empty one would silently mean "the default folder" downstream."""
+    if not value.strip():
+        raise ValueError(value)
+    return value
+
+
 ENGINE_KEYS: tuple[Key, ...] = (
-    Key("seed", 0, "seed of every random stream of the run", low=0),
+    Key("seed", 0, "seed of every random stream of the run", low=0, high=2**63 - 1),
     Key(
         "device",
         "auto",
@@ -63,6 +70,8 @@ ENGINE_KEYS: tuple[Key, ...] = (
         "folder holding the data set; null: $NASFRAME_DATA, else the user cache",
         type=str,
         optional=True,
+        rule=_folder,
+        allowed_text="a folder's path",
     ),
     Key("data.limit", None, "use only the first N training images (null: all)", type=int, low=1, optional=True),
     Key(
@@ -121,6 +130,13 @@ ENGINE_KEYS: tuple[Key, ...] = (
     ),
     Key("train.gamma", 0.97, "decay factor of the exponential and step schedules", low=0, low_open=True, high=1),
     Key("train.step_epochs", 1, "epochs between decays of the step schedule", low=1),
+    Key(
+        "train.nonfinite",
+        "stop",
+        "when a training loss becomes NaN or infinite: stop the run (keeping the last good checkpoint), "
+        "or continue training on it",
+        choices=("stop", "continue"),
+    ),
     Key("train.label_smoothing", 0.0, "label smoothing of the training loss", low=0, high=1, high_open=True),
     Key("train.momentum", 0.9, "SGD momentum", low=0, high=1, high_open=True),
     Key("train.weight_decay", 3e-4, "SGD weight decay", low=0, high=1),

@@ -33,13 +33,3 @@ class Interrupted(NasframeError):
 
 class OutOfMemory(NasframeError):
     """The device ran out of memory; the message names the batch size and how to continue."""
-
-
-def shorten(value: object, limit: int = 80) -> str:
-    """``value`` as text of at most ``limit`` characters (an ellipsis marks the cut), for messages.
-
-    A user's value is echoed in an error so they can see what was refused; a pasted file or a 10,000-digit
-    number would bury the one line that explains it.
-    """
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from nasframe.interfaces.errors import NasframeError, shorten
+from nasframe.interfaces.errors import NasframeError
+from nasframe.interfaces.text import shorten
 
 Error = type[NasframeError]
 

@@ -37,6 +37,7 @@ from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, mean_t
 from nasframe.registry import Registry, get_registry
 from nasframe.storage import readers
 from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
+from nasframe.storage.lock import LOCK_FILE
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies import RANK_EVALUATORS
 
@@ -216,7 +217,7 @@ def open_study(
     else:
         if study.out.exists() and not study.out.is_dir():
             raise NasframeError(f"--out {study.out} is a file, not a directory")
-        if study.out.exists() and any(study.out.iterdir()):
+        if study.out.exists() and any(p.name != LOCK_FILE for p in study.out.iterdir()):
             raise NasframeError(
                 f"{study.out} is not empty and holds no ranking study ({STUDY_FILE}); choose another --out"
             )
