@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 
 from nasframe.data.batches import DataModule, TensorBatches, split_sizes
 from nasframe.data.folders import default_data_dir
 from nasframe.data.normalisation import normalisation
-from nasframe.data.unpickle import load_batch
+from nasframe.data.unpickle import cifar_arrays, load_batch
 from nasframe.interfaces.errors import ConfigError, DataError
 from nasframe.interfaces.space import DataInfo
 from nasframe.interfaces.world import World
@@ -81,15 +80,7 @@ def read_split(batches: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
             raise DataError(f"missing CIFAR batch file {path}")
         with open(path, "rb") as f:
             batch = load_batch(f, str(path))
-        try:
-            data = np.asarray(batch["data"], dtype=np.uint8)
-            lab = np.asarray(batch["labels"], dtype=np.int64)
-        except KeyError as exc:
-            raise DataError(f"{path} has no {exc.args[0]!r} entry") from None
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(lab) != len(data):
-            raise DataError(f"{path}: expected data of shape [N, 3072] and N labels, got {data.shape} and {len(lab)}")
-        if lab.size and (lab.min() < 0 or lab.max() > 9):
-            raise DataError(f"{path}: labels outside 0..9")
+        data, lab = cifar_arrays(batch, str(path))
         images.append(torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()))
         labels.append(torch.from_numpy(lab.copy()))
     return torch.cat(images), torch.cat(labels)
