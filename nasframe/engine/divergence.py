@@ -41,7 +41,7 @@ def check_finite(metrics: Mapping[str, Any], config: Mapping[str, Any], epoch: i
         else "no epoch finished, so there is no checkpoint to keep"
     )
     raise Diverged(
-        f"epoch {epoch + 1}: the {', '.join(bad)} is not a number; the learning rate (train.lr={train.get('lr')}) "
-        f"is likely too high. {left}. Start a new --out with a lower train.lr, or set train.nonfinite=continue "
-        "to train on"
+        f"epoch {epoch + 1}: the loss is not a number ({', '.join(bad)}); the learning rate "
+        f"(train.lr={train.get('lr')}) is likely too high; {left}; start a new --out with a lower train.lr, "
+        "or set train.nonfinite=continue to train on"
     )

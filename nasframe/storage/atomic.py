@@ -22,8 +22,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     try:
+        write(tmp)  # (a writer may replace the file: safetensors does)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a run file gets what open() would give it
-        write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
