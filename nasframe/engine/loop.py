@@ -203,6 +203,11 @@ class Run:
             self._compare(job.schema().check(saved, str(rundir.config)))
             if rundir.is_finished():
                 return rundir.verify_finished()
+            if not rundir.checkpoint.exists() and rundir.read_events():  # never restart from nothing silently
+                raise CheckpointError(
+                    f"cannot resume {rundir.path}: {rundir.events.name} records trained epochs but "
+                    f"{rundir.checkpoint.name} is missing; restore it, or start again in a new --out"
+                )
         try:
             torch.manual_seed(stream_seed(int(job.config["seed"]), "init"))
             with self._out_of_memory("setup"):
@@ -215,18 +220,18 @@ class Run:
         rundir.write_config(job.config)
         if resume and rundir.checkpoint.exists():
             self._restore(ckpt_io.load(rundir.checkpoint))
-        self._emit("on_run_start")
         seconds = job.config.get("budget", {}).get("seconds")
         try:
+            self._emit("on_run_start")
             while self.epoch < job.num_epochs and not (seconds and self.elapsed >= seconds):
                 with self._out_of_memory(f"epoch {self.epoch + 1}"):
                     self._train_epoch(seconds)
             with self._out_of_memory("the final evaluation"):
                 summary = job.finish(rundir, self.events, self.elapsed)
         except KeyboardInterrupt as exc:
+            kept = f"keeps the checkpoint of epoch {self.epoch}" if self.epoch else "holds its config, no epoch yet"
             raise Interrupted(
-                f"{how(exc)}; {rundir.path} keeps the checkpoint of epoch {self.epoch}. "
-                f"Continue with the same command plus --resume --out {rundir.path}"
+                f"{how(exc)}; {rundir.path} {kept}. Continue with the same command plus --resume --out {rundir.path}"
             ) from None
         rundir.write_json(rundir.summary, summary)
         job.world.barrier()

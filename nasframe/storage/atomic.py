@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -27,11 +28,18 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the user's, and nothing lost
+            raise NasframeError(
+                f"cannot write {path}: {exc.strerror}; the file is as it was before this write (free space, then "
+                "run the same command again, with --resume for a run)"
+            ) from None
+        if isinstance(exc, OSError) and exc.filename == tmp:  # name the file the user knows, not the temp file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
