@@ -7,8 +7,9 @@ the file so the refused process can name it.
 
 The run folder itself appears only once setup succeeded (``RunDir.create``), yet the lock must be taken
 before anything is checked or written. So the folder is made here (one ``mkdir``, atomic: of two fresh
-``nasframe run --out X`` started at once exactly one holds the lock) and removed again on release if the
-run left nothing in it, which keeps "a run that fails in setup leaves nothing behind".
+``nasframe run --out X`` started at once exactly one holds the lock) and removed again on release (with any
+parent folder made for it) if the run left nothing in it, which keeps "a run that fails in setup leaves
+nothing behind".
 """
 
 from __future__ import annotations
@@ -66,14 +67,15 @@ def hold(folder: str | os.PathLike, what: str = "--out", read_only_ok: bool = Fa
         os.close(fd)
 
 
-def _take(folder: Path, what: str, read_only_ok: bool) -> tuple[int, bool] | None | bool:
-    """(fd, created) once locked; None to go on unlocked (read-only); False to try again."""
+def _take(folder: Path, what: str, read_only_ok: bool) -> tuple[int, list[Path]] | None | bool:
+    """(fd, the folders made, deepest first) once locked; None to go on unlocked (read-only); False to try again."""
     if folder.exists() and not folder.is_dir():
         raise NasframeError(f"{what} {folder} is a file, not a directory")
-    created = False
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    created: list[Path] = []
     try:
         folder.mkdir(parents=True)
-        created = True
+        created = missing  # deepest first: the order they are removed in
     except FileExistsError:
         pass
     except OSError as exc:
@@ -111,10 +113,12 @@ def _take(folder: Path, what: str, read_only_ok: bool) -> tuple[int, bool] | Non
     return fd, created
 
 
-def _release(folder: Path, path: Path, created: bool) -> None:
-    """Remove the lock file (still holding the lock) and, if this process made the folder and left it empty, it."""
+def _release(folder: Path, path: Path, created: list[Path]) -> None:
+    """Remove the lock file (still holding the lock), then the folders this process made, if the run left them empty."""
     with contextlib.suppress(OSError):
         path.unlink()
-    if created:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # fails, as it should, once the run wrote anything
+    for made in created:
+        try:
+            made.rmdir()  # fails, as it should, once the run wrote anything
+        except OSError:
+            break

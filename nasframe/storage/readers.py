@@ -52,17 +52,26 @@ def _kind(value: Any) -> str:
 
 
 def read_object(
-    path: str | os.PathLike, what: str, required: Iterable[str] = (), error: Error = NasframeError
+    path: str | os.PathLike,
+    what: str,
+    required: Iterable[str] = (),
+    error: Error = NasframeError,
+    expected: str = "",
 ) -> dict[str, Any]:
-    """A JSON file that must hold an object with the ``required`` keys."""
+    """A JSON file that must hold an object with the ``required`` keys (``expected`` says what it should be)."""
     path = Path(path)
     obj = _parse(_text(path, what, error), path, "", error)
-    return _check_object(obj, path, "", what, required, error)
+    return _check_object(obj, path, "", what, required, error, expected)
 
 
-def _check_object(obj: Any, path: Path, where: str, what: str, required: Iterable[str], error: Error) -> dict:
+def _check_object(
+    obj: Any, path: Path, where: str, what: str, required: Iterable[str], error: Error, expected: str = ""
+) -> dict:
     if not isinstance(obj, dict):
-        raise error(f"{path}{where} holds {_kind(obj)} ({shorten(json.dumps(obj), 40)}), not the object a {what} is")
+        raise error(
+            f"{path}{where} holds {_kind(obj)} ({shorten(json.dumps(obj), 40)}), not "
+            f"{expected or 'the JSON object a ' + what + ' is'}"
+        )
     missing = [k for k in required if k not in obj]
     if missing:
         raise error(f"{path}{where} is not a whole {what}: it has no {', '.join(map(repr, missing))}")
@@ -109,17 +118,22 @@ def read_arch(path: str | os.PathLike, error: Error = NasframeError) -> dict[str
     if path.is_dir():
         hint = f"; pass {path / 'arch.json'}" if (path / "arch.json").is_file() else ""
         raise error(f"--arch {path} is a folder, not an architecture file{hint}")
-    return read_object(path, "architecture (arch.json)", error=error)
+    return read_object(
+        path,
+        "architecture (arch.json)",
+        error=error,
+        expected='a JSON object with a "space" key naming its search space',
+    )
 
 
 def read_results(path: str | os.PathLike, error: Error = NasframeError) -> list[dict[str, Any]]:
-    """A bench's results.jsonl: one row per finished trial, naming its strategy, seed and folder."""
-    return read_rows(path, "bench results (results.jsonl)", ("strategy", "seed", "trial"), error)
+    """A bench's results.jsonl: one row per finished trial, naming at least its strategy and seed."""
+    return read_rows(path, "bench results (results.jsonl)", ("strategy", "seed"), error)
 
 
 def read_bench(path: str | os.PathLike, error: Error = NasframeError) -> dict[str, Any]:
     """A bench's bench.json: its settings and trials."""
-    obj = read_object(path, "bench record (bench.json)", ("settings", "trials"), error)
-    if not isinstance(obj["settings"], dict) or not isinstance(obj["trials"], list):
+    obj = read_object(path, "bench record (bench.json)", ("settings",), error)
+    if not isinstance(obj["settings"], dict) or not isinstance(obj.get("trials", []), list):
         raise error(f"{path} is not a bench record: 'settings' must be an object and 'trials' a list")
     return obj
