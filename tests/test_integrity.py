@@ -353,6 +353,25 @@ def test_a_killed_run_leaves_no_stale_lock(tmp_path, finished, cifar_dir):
     assert json.loads((out / "arch.json").read_text()) == json.loads((finished[0] / "arch.json").read_text())
 
 
+@pytest.mark.parametrize("command", ["run", "train", "bench", "rank"])
+def test_every_command_that_writes_a_folder_refuses_a_held_one(tmp_path, finished, cifar_dir, command):
+    from nasframe.storage.lock import hold
+
+    out = tmp_path / "held"
+    common = ["--preset", "tiny", "--device", "cpu", "--data-dir", cifar_dir, "--out", out]
+    args = {
+        "run": ["run", *TINY, "--data-dir", cifar_dir, "--out", out],
+        "train": ["train", "--arch", finished[0] / "arch.json", *common],
+        "bench": ["bench", "--strategies", "random", "--seeds", "0", "--epochs", 1, *common],
+        "rank": ["rank", "--samples", 2, "--epochs", 1, *common],
+    }[command]
+    with hold(out):  # this test process holds it, as another nasframe would
+        line = one_line_error(invoke(*args))
+        assert f"--out {out} is in use by pid {os.getpid()}" in line
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+    assert not out.exists()  # the holder made it and left it empty
+
+
 def test_a_failed_setup_leaves_no_folder_and_no_lock(tmp_path):
     out = tmp_path / "run"
     line = one_line_error(invoke("run", *TINY, "--epochs", 1, "--data-dir", tmp_path / "typo", "--out", out))
