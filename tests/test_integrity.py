@@ -599,3 +599,12 @@ def test_a_seed_too_large_names_the_real_limit_also_in_nasframe_config():
 def test_a_very_long_value_is_cut_in_the_message():
     line = one_line_error(invoke("run", *TINY, "--set", "train.schedule=" + "x" * 5000))
     assert "…" in line and len(line) < 300, line
+
+
+def test_a_search_whose_distribution_is_undecided_warns_as_the_bench_does(tmp_path, cifar_dir):
+    args = [a if a != "random" else "mdenas" for a in TINY]
+    result = invoke("run", *args, "--epochs", 1, "--data-dir", cifar_dir, "--out", tmp_path / "md")
+    assert result.exit_code == 0, result.output
+    assert "Warning: mdenas learned from 1 feedback sample(s) per decision but each decision has 8 choices" in (
+        result.output
+    )

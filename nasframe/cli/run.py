@@ -84,3 +84,22 @@ def run(
     with RunDisplay(title) as display:
         summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)
+    warning = undecided_warning(summary)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+
+
+def undecided_warning(summary: dict[str, Any]) -> str | None:
+    """The bench's warning for one run: its distribution learned from fewer samples than it has choices."""
+    from nasframe.studies.comparison import undertrained_warning
+
+    metrics = summary.get("strategy_metrics") or {}
+    if metrics.get("samples") is None or not metrics.get("choices"):
+        return None
+    epochs, seconds = summary.get("epochs") or 0, summary.get("search_seconds")
+    decision = {
+        **metrics,
+        "samples_per_epoch": metrics["samples"] / epochs if epochs else None,
+        "seconds_per_epoch": seconds / epochs if epochs and seconds else None,
+    }
+    return undertrained_warning(str(summary.get("strategy")), decision)
