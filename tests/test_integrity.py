@@ -596,8 +596,9 @@ def test_a_seed_too_large_names_the_real_limit_also_in_nasframe_config():
     assert listing.exit_code == 0 and "9223372036854775807" in listing.output.replace("\n", "").replace(" ", "")
 
 
-def test_a_very_long_value_is_cut_in_the_message():
-    line = one_line_error(invoke("run", *TINY, "--set", "train.schedule=" + "x" * 5000))
+@pytest.mark.parametrize("setting", ["train.schedule=" + "x" * 5000, "train." + "y" * 5000 + "=1"])
+def test_a_very_long_value_or_key_is_cut_in_the_message(setting):
+    line = one_line_error(invoke("run", *TINY, "--set", setting))
     assert "…" in line and len(line) < 300, line
 
 

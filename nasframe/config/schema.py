@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.keys import Key
+from nasframe.interfaces.text import shorten
 
 STRUCTURE = ("preset", "versions", "arch", "archs")
 """Top-level entries a config.json holds besides keys: the preset, the versions that ran it, the arch(s) trained."""
@@ -263,7 +264,7 @@ class Schema:
         if name not in self.keys:
             close = difflib.get_close_matches(name, list(self.keys), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `nasframe config` for the keys"
-            raise ConfigError(f"unknown config key {name!r} in {source}{hint}")
+            raise ConfigError(f"unknown config key {shorten(repr(name))} in {source}{hint}")
         return self.keys[name]
 
     def apply(self, config: dict[str, Any], overrides: Mapping[str, Any], source: str) -> None:
