@@ -609,3 +609,7 @@ def test_a_search_whose_distribution_is_undecided_warns_as_the_bench_does(tmp_pa
     assert "Warning: mdenas learned from 1 feedback sample(s) per decision but each decision has 8 choices" in (
         result.output
     )
+    final = json.loads((tmp_path / "md" / "summary.json").read_text())["val_accuracy"]
+    last = json.loads((tmp_path / "md" / "events.jsonl").read_text().splitlines()[-1])["val_accuracy"]
+    note = f"Note: the final architecture's validation accuracy is {100 * final:.2f} %; the last epoch's"
+    assert (note in result.output) == (abs(final - last) >= 5e-5), result.output

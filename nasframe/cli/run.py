@@ -84,9 +84,33 @@ def run(
     with RunDisplay(title) as display:
         summary = Run(job, rundir, [*display.with_log(title), HookObserver(get_registry())]).execute(resume)
     print_summary(summary, rundir.path)
+    note = accuracy_note(summary, rundir.path)
+    if note:
+        click.echo(f"Note: {note}", err=True)
     warning = undecided_warning(summary)
     if warning:
         click.echo(f"Warning: {warning}", err=True)
+
+
+def accuracy_note(summary: dict[str, Any], path: Path) -> str | None:
+    """Say so when the final architecture's validation accuracy is not the last epoch's, which readers conflate.
+
+    The progress line shows the accuracy of the architecture the strategy sampled in the last epoch; the
+    summary's is the derived (final) architecture's, another network.
+    """
+    from nasframe.storage.run_directory import RunDir
+
+    try:
+        events = RunDir(path).read_events()
+    except NasframeError:
+        return None
+    last, final = (events[-1].get("val_accuracy") if events else None), summary.get("val_accuracy")
+    if not isinstance(last, float) or not isinstance(final, float) or abs(last - final) < 5e-5:
+        return None
+    return (
+        f"the final architecture's validation accuracy is {100 * final:.2f} %; the last epoch's {100 * last:.2f} % "
+        "was of the architecture sampled in that epoch, another network"
+    )
 
 
 def undecided_warning(summary: dict[str, Any]) -> str | None:
