@@ -60,6 +60,16 @@ def test_darts_step_quick(tmp_path):
 
 
 @pytest.mark.slow
+def test_nb201_step_quick(tmp_path):
+    result = run_quick(tmp_path, "nb201_step", "--no-memory", "--archs", "2")
+    (entry,) = result["results"]
+    assert max(entry["logits_rel_diff"].values()) <= 1e-4
+    for step in ("single_path", "darts"):
+        r = entry["steps"][step]
+        assert r["nasframe_s"] > 0 and r["reference_s"] > 0 and r["ratio"] > 0
+
+
+@pytest.mark.slow
 def test_search_epoch_quick(tmp_path):
     result = run_quick(tmp_path, "search_epoch", "--steps", "3", "--epochs", "1")
     for name in ("mdenas", "darts"):

@@ -106,7 +106,9 @@ def bench(
     """
     from nasframe.cli.display import BenchProgress, console
     from nasframe.cli.tables import print_report
+    from nasframe.engine.signals import stop_signals_as_interrupts
     from nasframe.registry import get_registry
+    from nasframe.storage.lock import hold
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
     from nasframe.studies.report import bench_report
 
@@ -131,12 +133,13 @@ def bench(
     )
     path = Path(out) if out else Path("runs") / f"bench-{space}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     runner = Bench(spec, path)
-    runner.check_out()  # refuse another bench's directory before showing anything
-    console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
-    with BenchProgress() as display:
-        rows = runner.execute(
-            [*display.with_log("trial")],
-            devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()),
-        )
+    with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
+        runner.check_out()  # refuse another bench's directory before showing anything
+        console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
+        with BenchProgress() as display:
+            rows = runner.execute(
+                [*display.with_log("trial")],
+                devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()),
+            )
     print_report(bench_report(read_bench(path), rows))
     click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")

@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from nasframe.engine.loop import Observer
+from nasframe.interfaces.text import count
 from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, Trial
 from nasframe.studies.rank import StudyObserver
 
@@ -167,7 +168,7 @@ class RunLog(Observer):
         self.first_epoch = run.epoch
         self.started = self.last_line = time.monotonic()
         resumed = f", resumed after epoch {run.epoch}" if run.epoch else ""
-        self.line(f"{self.title}: {run.job.num_epochs} epochs{resumed}, writing {run.path}")
+        self.line(f"{self.title}: {count(run.job.num_epochs, 'epoch')}{resumed}, writing {run.path}")
 
     def on_epoch_start(self, run: Any, epoch: int) -> None:
         self.epoch_started = time.monotonic()

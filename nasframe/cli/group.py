@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from nasframe.interfaces.errors import NasframeError
+from nasframe.interfaces.text import shorten
 
 COMMANDS = {
     "bench": "bench",
@@ -33,8 +34,10 @@ USER_ERRNOS = {
     errno.EISDIR,
     errno.EDQUOT,
     errno.EEXIST,
+    errno.ENAMETOOLONG,
 }
-"""File-system failures that are the user's to fix (permissions, a full or read-only disk, a missing folder)."""
+"""File-system failures that are the user's to fix (permissions, a full or read-only disk, a missing folder, a name
+longer than the file system allows)."""
 
 
 class Group(click.Group):
@@ -58,7 +61,7 @@ class Group(click.Group):
         except OSError as exc:
             if ctx.params.get("debug") or exc.errno not in USER_ERRNOS:
                 raise
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{shorten(str(exc.filename))}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror}") from None
 
 

@@ -83,7 +83,9 @@ def rank(
 
     from nasframe.cli.display import StudyDisplay, console
     from nasframe.cli.tables import print_report
+    from nasframe.engine.signals import stop_signals_as_interrupts
     from nasframe.registry import get_registry
+    from nasframe.storage.lock import hold
     from nasframe.storage.run_directory import default_out
     from nasframe.studies.rank import (
         PLOT_FILE,
@@ -102,10 +104,11 @@ def rank(
     registry = get_registry()
     space = registry.space(space).name
     path = Path(out) if out else default_out("rank", space, None)
-    study = open_study(path, space, samples, evaluator, preset, overrides, registry)
-    with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-        records = train_study(study, [*display.with_log("architecture")], registry)
-    tau = write_results(study, records, registry)
+    with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
+        study = open_study(path, space, samples, evaluator, preset, overrides, registry)
+        with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
+            records = train_study(study, [*display.with_log("architecture")], registry)
+        tau = write_results(study, records, registry)
     stdout = Console()
     print_report(rank_report(study.out))
     if plot_study(study.out / PLOT_FILE, records, tau):

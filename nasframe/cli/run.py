@@ -63,12 +63,16 @@ def run(
 ) -> None:
     """Search an architecture with one strategy on one space."""
     overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
-    if resume and out and (strategy is None or space is None):
+    if resume and not out:
+        raise NasframeError("--resume needs --out: the run folder to continue")
+    if resume and (strategy is None or space is None):
         config = saved_search_config(out, overrides)
     elif strategy is None or space is None:
         raise NasframeError("pass --strategy and --space (see `nasframe list`), or --resume --out DIR")
     else:
         config = search_config(strategy, space, preset, overrides)
+    if int(config["train"]["epochs"]) < 1:
+        raise NasframeError("a search needs at least 1 epoch (--epochs): with 0 its strategy never learns anything")
     from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import Run
     from nasframe.engine.search import SearchJob
@@ -80,3 +84,46 @@ def run(
     with RunDisplay(title) as display:
         summary = Run(job, rundir, [*display.with_log(title)]).execute(resume)
     print_summary(summary, rundir.path)
+    note = accuracy_note(summary, rundir.path)
+    if note:
+        click.echo(f"Note: {note}", err=True)
+    warning = undecided_warning(summary)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+
+
+def accuracy_note(summary: dict[str, Any], path: Path) -> str | None:
+    """Say so when the final architecture's validation accuracy is not the last epoch's, which readers conflate.
+
+    The progress line shows the accuracy of the architecture the strategy sampled in the last epoch; the
+    summary's is the derived (final) architecture's, another network.
+    """
+    from nasframe.storage.run_directory import RunDir
+
+    try:
+        events = RunDir(path).read_events()
+    except NasframeError:
+        return None
+    last, final = (events[-1].get("val_accuracy") if events else None), summary.get("val_accuracy")
+    if not isinstance(last, float) or not isinstance(final, float) or abs(last - final) < 5e-5:
+        return None
+    return (
+        f"the final architecture's validation accuracy is {100 * final:.2f} %; the last epoch's {100 * last:.2f} % "
+        "was of the architecture sampled in that epoch, another network"
+    )
+
+
+def undecided_warning(summary: dict[str, Any]) -> str | None:
+    """The bench's warning for one run: its distribution learned from fewer samples than it has choices."""
+    from nasframe.studies.comparison import undertrained_warning
+
+    metrics = summary.get("strategy_metrics") or {}
+    if metrics.get("samples") is None or not metrics.get("choices"):
+        return None
+    epochs, seconds = summary.get("epochs") or 0, summary.get("search_seconds")
+    decision = {
+        **metrics,
+        "samples_per_epoch": metrics["samples"] / epochs if epochs else None,
+        "seconds_per_epoch": seconds / epochs if epochs and seconds else None,
+    }
+    return undertrained_warning(str(summary.get("strategy")), decision)

@@ -8,6 +8,7 @@ import click
 
 from nasframe.cli.group import cli
 from nasframe.cli.options import overrides_from, run_options
+from nasframe.interfaces.errors import NasframeError
 
 
 @cli.command()
@@ -39,10 +40,11 @@ def train(
     from nasframe.cli.display import RunDisplay, print_summary
     from nasframe.engine.loop import Run
     from nasframe.engine.training import TrainJob, read_arch, train_config
-    from nasframe.interfaces.errors import NasframeError
     from nasframe.registry import get_registry
     from nasframe.storage.run_directory import RunDir, default_out
 
+    if resume and not out:
+        raise NasframeError("--resume needs --out: the run folder to continue")
     arch_json = read_arch(arch_path)
     if space is not None and arch_json["space"] != get_registry().space(space).name:
         raise NasframeError(

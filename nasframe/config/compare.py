@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any, Iterable, Mapping
 
-PORTABLE_KEYS = ("device", "data.dir", "data.download", "data.workers", "versions")
+PORTABLE_KEYS = ("device", "data.dir", "data.download", "data.workers", "train.nonfinite", "versions")
 """Keys that may differ between a run and its resume (or between a bench's runs) without changing any result."""
 
 

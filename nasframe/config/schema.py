@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.keys import Key
+from nasframe.interfaces.text import shorten
 
 STRUCTURE = ("preset", "versions", "arch", "archs")
 """Top-level entries a config.json holds besides keys: the preset, the versions that ran it, the arch(s) trained."""
@@ -47,8 +48,15 @@ def _channel_values(positive: bool) -> Any:
     return rule
 
 
+def _folder(value: str) -> str:
+    """A path that names a folder: an empty one would silently mean "the default folder" downstream."""
+    if not value.strip():
+        raise ValueError(value)
+    return value
+
+
 ENGINE_KEYS: tuple[Key, ...] = (
-    Key("seed", 0, "seed of every random stream of the run", low=0),
+    Key("seed", 0, "seed of every random stream of the run", low=0, high=2**63 - 1),
     Key(
         "device",
         "auto",
@@ -69,6 +77,8 @@ ENGINE_KEYS: tuple[Key, ...] = (
         "folder holding the data set; null: $NASFRAME_DATA, else the user cache",
         type=str,
         optional=True,
+        rule=_folder,
+        allowed_text="a folder's path",
     ),
     Key("data.limit", None, "use only the first N training images (null: all)", type=int, low=1, optional=True),
     Key(
@@ -126,6 +136,13 @@ ENGINE_KEYS: tuple[Key, ...] = (
     ),
     Key("train.gamma", 0.97, "decay factor of the exponential and step schedules", low=0, low_open=True, high=1),
     Key("train.step_epochs", 1, "epochs between decays of the step schedule", low=1),
+    Key(
+        "train.nonfinite",
+        "stop",
+        "when a training loss becomes NaN or infinite: stop the run (keeping the last good checkpoint), "
+        "or continue training on it",
+        choices=("stop", "continue"),
+    ),
     Key("train.label_smoothing", 0.0, "label smoothing of the training loss", low=0, high=1, high_open=True),
     Key("train.momentum", 0.9, "SGD momentum", low=0, high=1, high_open=True),
     Key("train.weight_decay", 3e-4, "SGD weight decay", low=0, high=1),
@@ -252,7 +269,7 @@ class Schema:
         if name not in self.keys:
             close = difflib.get_close_matches(name, list(self.keys), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `nasframe config` for the keys"
-            raise ConfigError(f"unknown config key {name!r} in {source}{hint}")
+            raise ConfigError(f"unknown config key {shorten(repr(name))} in {source}{hint}")
         return self.keys[name]
 
     def apply(self, config: dict[str, Any], overrides: Mapping[str, Any], source: str) -> None:

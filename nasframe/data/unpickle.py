@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from nasframe.interfaces.errors import DataError
+from nasframe.interfaces.text import shorten
 
 
 def _reconstruct() -> Any:
@@ -43,8 +44,8 @@ def load_pickled_batch(f: BinaryIO, source: str, what: str = "a batch file") -> 
     """Read one pickled batch file (a dict of arrays and lists) into a dict with str keys; ``what`` names it in errors."""
     try:
         obj = RestrictedUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise DataError(f"{source} is not {what}: {exc}") from None
+    except Exception as exc:  # an allowed global called with arguments it rejects raises anything at all
+        raise DataError(f"{source} is not {what}: {type(exc).__name__}: {shorten(str(exc))}") from None
     if not isinstance(obj, dict):
         raise DataError(f"{source} is not {what}: it holds a {type(obj).__name__}, not a dict")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}

@@ -15,6 +15,9 @@ from torch import nn
 from nasframe.config import Schema, config_difference, run_hash
 from nasframe.engine.device import prepare, resolve_device
 from nasframe.engine.distributed import device_for, world_from_env
+from nasframe.engine.divergence import check_finite
+from nasframe.engine.run_kind import refuse_other_run
+from nasframe.engine.signals import how, stop_signals_as_interrupts
 from nasframe.interfaces import __version__
 from nasframe.interfaces.errors import CheckpointError, Interrupted, NasframeError, OutOfMemory
 from nasframe.interfaces.world import World
@@ -22,6 +25,7 @@ from nasframe.measure.memory import peak_memory_bytes
 from nasframe.registry import Registry
 from nasframe.storage import checkpoint as ckpt_io
 from nasframe.storage.checkpoint import Checkpoint
+from nasframe.storage.lock import hold
 from nasframe.storage.run_directory import RunDir
 
 
@@ -199,30 +203,44 @@ class Run:
         Order matters for the user: the config is checked, then compared with a resumed run's (finished
         or not), then the job sets up, and only then does the run folder appear; so a wrong value or a
         failed setup leaves nothing behind, and ``--resume`` never answers for another configuration.
+        The folder is locked (``storage/lock.py``) for the whole run, and SIGTERM/SIGUSR1 stop it as Ctrl-C does.
         """
+        with stop_signals_as_interrupts(), contextlib.ExitStack() as held:
+            self._held = held
+            return self._execute(resume)
+
+    def _execute(self, resume: bool) -> dict[str, Any]:
         job = self.job
         job.config.update(job.schema().check(job.config, "the run's config"))
         job.world = world_from_env(resolve_device(job.config["device"]).type)
         self.rundir = rundir = RunDir(self.rundir.path, writable=job.world.is_main)
+        if rundir.writable:
+            self._held.enter_context(hold(rundir.path, read_only_ok=resume))
         rundir.prepare(resume)
         job.world.barrier()  # every rank has checked the directory before rank 0 writes to it
         if resume:
-            self._compare(job.schema().check(rundir.read_config(), str(rundir.config)))
+            saved = rundir.read_config()
+            refuse_other_run(saved, job.config, rundir.path)
+            self._compare(job.schema().check(saved, str(rundir.config)))
             if rundir.is_finished():
                 return rundir.verify_finished()
+            if not rundir.checkpoint.exists() and rundir.read_events():  # never restart from nothing silently
+                raise CheckpointError(
+                    f"cannot resume {rundir.path}: {rundir.events.name} records trained epochs but "
+                    f"{rundir.checkpoint.name} is missing; restore it, or start again in a new --out"
+                )
         try:
             torch.manual_seed(stream_seed(int(job.config["seed"]), "init"))
             with self._out_of_memory("setup"):
                 job.setup()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             kept = f"{rundir.path} is as it was" if resume else "nothing was written"
-            raise Interrupted(f"interrupted during setup; {kept}") from None
+            raise Interrupted(f"{how(exc)} during setup; {kept}") from None
         job.config["versions"] = {"nasframe": __version__, "torch": torch.__version__}
         rundir.create()
         rundir.write_config(job.config)
         if resume and rundir.checkpoint.exists():
             self._restore(ckpt_io.load(rundir.checkpoint))
-        self._emit("on_run_start")
         try:
             summary = self._train_and_finish()
         except BaseException as exc:
@@ -232,19 +250,20 @@ class Run:
         return summary
 
     def _train_and_finish(self) -> dict[str, Any]:
-        """The epochs left, then the job's results and summary.json; Ctrl-C keeps the last checkpoint."""
+        """on_run_start, the epochs left, then the job's results and summary.json; Ctrl-C keeps the last checkpoint."""
         job, rundir = self.job, self.rundir
         seconds = job.config.get("budget", {}).get("seconds")
         try:
+            self._emit("on_run_start")
             while self.epoch < job.num_epochs and not (seconds and self.elapsed >= seconds):
                 with self._out_of_memory(f"epoch {self.epoch + 1}"):
                     self._train_epoch(seconds)
             with self._out_of_memory("the final evaluation"):
                 summary = job.finish(rundir, self.events, self.elapsed)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            kept = f"keeps the checkpoint of epoch {self.epoch}" if self.epoch else "holds its config, no epoch yet"
             raise Interrupted(
-                f"interrupted; {rundir.path} keeps the checkpoint of epoch {self.epoch}. "
-                f"Continue with the same command plus --resume --out {rundir.path}"
+                f"{how(exc)}; {rundir.path} {kept}. Continue with the same command plus --resume --out {rundir.path}"
             ) from None
         rundir.write_json(rundir.summary, summary)
         job.world.barrier()
@@ -258,6 +277,7 @@ class Run:
         took = time.perf_counter() - start
         self.elapsed += took
         images = metrics.pop("images", 0)
+        check_finite(metrics, job.config, self.epoch, rundir.path if rundir.checkpoint.exists() else None)
         record = {
             "epoch": self.epoch,
             **metrics,

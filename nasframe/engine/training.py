@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,17 @@ from nasframe.interfaces.space import Arch
 from nasframe.measure.cost import describe_network
 from nasframe.measure.memory import peak_memory_bytes
 from nasframe.registry import Registry, get_registry
+from nasframe.storage import readers
 from nasframe.storage.checkpoint import Checkpoint
+from nasframe.storage.integrity import save_signed
 from nasframe.storage.run_directory import MODEL_FILE, RunDir
 
 
 def read_arch_file(path: str | Path) -> dict[str, Any]:
     """arch.json as a dict with a ``space`` key; a malformed file is an ArchError naming it."""
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ArchError(f"no architecture file at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("space"), str):
+    obj = readers.read_arch(path, error=ArchError)
+    if not isinstance(obj.get("space"), str):
         raise ArchError(f'{path} must be a JSON object with a "space" key naming its search space')
     return obj
 
@@ -170,11 +166,9 @@ class TrainJob(Job):
         self.optimizer.load_state_dict(ckpt.nested("optimizer"))
 
     def finish(self, rundir: RunDir, events: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
-        from safetensors.torch import save_file
-
         rundir.write_json(rundir.arch, self.space.arch_to_json(self.arch))
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        rundir.write_file(rundir.path / MODEL_FILE, lambda tmp: save_file(state, tmp))
+        rundir.write_file(rundir.path / MODEL_FILE, lambda tmp: save_signed(state, tmp, {}))
         last = events[-1] if events else {}
         network = describe_network(self.model, self.space.data, self.device, int(self.config["cost"]["batch_size"]))
         predictor = latency_model(self.config, self.space, self.device, self.registry)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
 from nasframe.interfaces.errors import ConfigError
+from nasframe.interfaces.text import shorten
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 LARGEST = {int: 2**63 - 1, float: 3.4e38}
@@ -55,9 +56,9 @@ class Key:
             text = TYPE_NAMES[self.kind]
             bounds = []
             if self.low is not None:
-                bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+                bounds.append(f"{'>' if self.low_open else '>='} {_bound(self.low, self.kind)}")
             if self.high is not None:
-                bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+                bounds.append(f"{'<' if self.high_open else '<='} {_bound(self.high, self.kind)}")
             if bounds:
                 text += " " + " and ".join(bounds)
         return f"null or {text}" if self.optional else text
@@ -67,8 +68,12 @@ class Key:
         try:
             return self._convert(value)
         except (ValueError, TypeError):
+            allowed = self.allowed()
+            largest = LARGEST.get(self.kind)
+            if largest is not None and self.high is None and _too_large(value, largest):
+                allowed += f" (at most {_bound(largest, self.kind)}: it must fit a {self.kind.__name__}64 tensor)"
             raise ConfigError(
-                f"config key {dotted or self.name!r} = {_show(value)} is not allowed: it takes {self.allowed()}"
+                f"config key {dotted or self.name!r} = {shorten(_show(value))} is not allowed: it takes {allowed}"
             ) from None
 
     def _convert(self, value: Any) -> Any:
@@ -105,6 +110,15 @@ class Key:
             raise ValueError
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
             raise ValueError
+
+
+def _bound(bound: float, kind: type) -> str:
+    """A bound as a reader types it: ``9223372036854775807`` for an integer key, not ``9.22337e+18``."""
+    return str(int(bound)) if kind is int and float(bound).is_integer() else f"{bound:g}"
+
+
+def _too_large(value: Any, largest: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > largest
 
 
 def _show(value: Any) -> str:

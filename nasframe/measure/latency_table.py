@@ -9,6 +9,7 @@ it with ``--set cost.table=FILE`` or, without one, measures its own when it firs
 from __future__ import annotations
 
 import json
+import math
 import platform
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,7 @@ from nasframe.interfaces.cost_model import CostModel, CostTable
 from nasframe.interfaces.errors import ConfigError
 from nasframe.interfaces.hooks import hookimpl
 from nasframe.interfaces.space import Arch, Block, SearchSpace
+from nasframe.interfaces.text import shorten
 from nasframe.measure.latency import time_forward
 
 KIND = "nasframe-latency-table"
@@ -86,10 +88,11 @@ def read_table(path: str | Path, space: SearchSpace, device: torch.device, batch
     """A saved table, refused unless it was measured for this space config, data, device type and batch size."""
     try:
         obj = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the latency table {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(f"cannot read the latency table {path}: {shorten(str(exc) or type(exc).__name__)}") from None
     if not isinstance(obj, dict) or obj.get("kind") != KIND:
         raise ConfigError(f"{path} is not a nasframe latency table (write one with `nasframe latency`)")
+    check_timings(obj, path)
     wanted = {
         "space": space.name,
         "space_config": space.config,
@@ -101,6 +104,33 @@ def read_table(path: str | Path, space: SearchSpace, device: torch.device, batch
         if json.loads(json.dumps(obj.get(key))) != json.loads(json.dumps(value)):
             raise ConfigError(f"latency table {path} was measured for {key} {obj.get(key)!r}, this run needs {value!r}")
     return obj
+
+
+def _timing(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def check_timings(obj: dict[str, Any], path: str | Path) -> None:
+    """Refuse a table whose timings are not finite numbers >= 0 (a hand edit, a bad merge, a NaN from a bug).
+
+    A negative or missing timing would make every prediction, every budget check and ProxylessNAS's
+    latency loss silently wrong, far from the file that caused it.
+    """
+    hint = "measure it again with `nasframe latency`"
+    if not _timing(obj.get("fixed_us")):
+        raise ConfigError(
+            f"latency table {path}: fixed_us = {shorten(obj.get('fixed_us'), 40)} is not a time >= 0; {hint}"
+        )
+    choices = obj.get("choices_us")
+    if not isinstance(choices, dict) or not all(isinstance(row, dict) for row in choices.values()):
+        raise ConfigError(f"latency table {path}: choices_us is not an object of decisions and timings; {hint}")
+    for decision, row in choices.items():
+        for choice, value in row.items():
+            if not _timing(value):
+                raise ConfigError(
+                    f"latency table {path}: {shorten(decision, 40)}/{shorten(choice, 40)} = {shorten(value, 40)} "
+                    f"is not a time >= 0; {hint}"
+                )
 
 
 def cost_table(obj: dict[str, Any], space: SearchSpace) -> CostTable:

@@ -100,6 +100,36 @@ def locate(root: Path, layout: Layout, download: bool, chosen: bool = False) -> 
     return batches
 
 
+def batch_arrays(batch: dict[str, Any], source: str, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The images [N, 3072] uint8 and labels [N] int64 of a batch, refused unless they are exactly that.
+
+    A file can unpickle into anything the admitted types build (a string for the images, float labels,
+    an object array): a plain cast would wrap 300 to 44 or truncate 2.7 to 2 and train on it silently.
+    """
+
+    def bad(what: str) -> DataError:
+        return DataError(f"{source} is not a {layout.title} batch file: {what}")
+
+    if "data" not in batch or layout.label_key not in batch:
+        missing = [k for k in ("data", layout.label_key) if k not in batch]
+        raise bad(f"it has no {' and no '.join(map(repr, missing))} entry")
+    data, labels = batch["data"], batch[layout.label_key]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+        kind = f"an array of {data.dtype}" if isinstance(data, np.ndarray) else f"a {type(data).__name__}"
+        raise bad(f"'data' is {kind}, not an array of uint8 pixels")
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise bad(f"'data' has shape {list(data.shape)}, not [N, 3072]")
+    if isinstance(labels, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in labels):
+        labels = np.asarray(labels, dtype=np.int64) if labels else np.zeros(0, dtype=np.int64)
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise bad(f"{layout.label_key!r} is not a list of whole-number class indices")
+    if len(labels) != len(data):
+        raise bad(f"{len(data)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= layout.num_classes):
+        raise bad(f"labels outside 0..{layout.num_classes - 1}")
+    return data, labels.astype(np.int64)
+
+
 def read_split(batches: Path, layout: Layout, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Images [N, 3, 32, 32] uint8 and labels [N] int64 of the training or test files present."""
     names = layout.train_files if train else layout.test_files
@@ -112,15 +142,7 @@ def read_split(batches: Path, layout: Layout, train: bool) -> tuple[torch.Tensor
             raise DataError(f"missing {layout.title} batch file {path}")
         with open(path, "rb") as f:
             batch = load_pickled_batch(f, str(path), f"a {layout.title} batch file")
-        try:
-            data = np.asarray(batch["data"], dtype=np.uint8)
-            lab = np.asarray(batch[layout.label_key], dtype=np.int64)
-        except KeyError as exc:
-            raise DataError(f"{path} has no {exc.args[0]!r} entry") from None
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(lab) != len(data):
-            raise DataError(f"{path}: expected data of shape [N, 3072] and N labels, got {data.shape} and {len(lab)}")
-        if lab.size and (lab.min() < 0 or lab.max() >= layout.num_classes):
-            raise DataError(f"{path}: labels outside 0..{layout.num_classes - 1}")
+        data, lab = batch_arrays(batch, str(path), layout)
         images.append(torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()))
         labels.append(torch.from_numpy(lab.copy()))
     return torch.cat(images), torch.cat(labels)

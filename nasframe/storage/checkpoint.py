@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from nasframe.interfaces.errors import CheckpointError
 from nasframe.storage.atomic import write_atomic
+from nasframe.storage.integrity import load_signed, save_signed
 from nasframe.storage.tensor_tree import flatten, tensor_keys, unflatten
 
 FORMAT = "nasframe-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the file carries its sha256 (``storage/integrity.py``); version 1 files had none and are refused."""
 
 
 @dataclass
@@ -46,9 +46,10 @@ class Checkpoint:
 
 
 def save(path: str | Path, ckpt: Checkpoint) -> None:
-    """Write atomically: a kill at any moment leaves the previous checkpoint intact."""
+    """Write atomically and signed: a kill at any moment leaves the previous checkpoint intact, a flipped byte is caught."""
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **ckpt.meta}
-    write_atomic(path, lambda tmp: save_file(ckpt.tensors, tmp, metadata={"nasframe": json.dumps(meta)}))
+    text = json.dumps(meta)
+    write_atomic(path, lambda tmp: save_signed(ckpt.tensors, tmp, metadata={"nasframe": text}))
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -56,18 +57,16 @@ def load(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get("nasframe")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path} is damaged (truncated or not a safetensors file): {exc}") from None
+    tensors, metadata = load_signed(path)
+    raw = metadata.get("nasframe")
     if raw is None:
         raise CheckpointError(f"checkpoint {path} has no nasframe metadata: it was not written by nasframe")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint {path} has malformed metadata: {exc}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {path} has malformed metadata: a JSON {type(meta).__name__}, not an object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a nasframe checkpoint (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:

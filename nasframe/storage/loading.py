@@ -13,6 +13,8 @@ from nasframe.interfaces.errors import CheckpointError, NasframeError
 from nasframe.interfaces.space import Arch, SearchSpace
 from nasframe.registry import get_registry
 from nasframe.storage import checkpoint as ckpt_io
+from nasframe.storage import readers
+from nasframe.storage.integrity import load_signed
 from nasframe.storage.run_directory import MODEL_FILE, RunDir
 
 
@@ -49,10 +51,8 @@ def load_run(path: str | Path) -> LoadedRun:
             supernet = space.build_supernet()
             supernet.load_state_dict(weights)
             run.supernet = supernet.eval()
-    if rundir.arch.exists():
-        import json
-
-        run.arch = space.arch_from_json(json.loads(rundir.arch.read_text()))
+    if rundir.arch.exists() or rundir.is_finished():  # a finished run without its arch.json is damaged
+        run.arch = space.arch_from_json(readers.read_arch(rundir.arch))
     if rundir.summary.exists():
         run.summary = rundir.read_summary()
     return run
@@ -65,10 +65,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     A ``nasframe export`` folder holds the same three files, so it loads back the same way (``path`` may
     also be its model.onnx or model.pt2).
     """
-    import json
-
-    from safetensors.torch import load_file
-
     path = Path(path)
     folder = path.parent if path.is_file() else path
     rundir = RunDir(folder)
@@ -79,10 +75,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
         )
     config = rundir.read_config()
     space = get_registry().build_space(config)
-    arch = space.arch_from_json(json.loads(rundir.arch.read_text()))
+    arch = space.arch_from_json(readers.read_arch(rundir.arch))
     model = space.build_child(arch)
+    weights, _ = load_signed(weights_file, "model weights")
     try:
-        model.load_state_dict(load_file(str(weights_file), device=str(device)))
+        model.load_state_dict(weights)
     except Exception as exc:  # safetensors errors and shape mismatches alike
         raise CheckpointError(f"{weights_file} does not fit the architecture in {rundir.arch}: {exc}") from None
     return model.to(device).eval()

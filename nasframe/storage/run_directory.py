@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 from nasframe.interfaces.errors import CheckpointError, NasframeError
-from nasframe.storage import checkpoint
-from nasframe.storage.atomic import check_creatable, read_jsonl, write_atomic, write_json_atomic, write_jsonl_atomic
+from nasframe.storage import checkpoint, readers
+from nasframe.storage.atomic import check_creatable, write_atomic, write_json_atomic, write_jsonl_atomic
 
 CONFIG = "config.json"
 EVENTS = "events.jsonl"
@@ -88,13 +87,16 @@ class RunDir:
             raise NasframeError(f"cannot create --out {self.path}: {exc.strerror}") from None
 
     def verify_finished(self) -> dict[str, Any]:
-        """The summary of a finished run whose files are whole; a damaged file is a CheckpointError naming it."""
+        """The summary of a finished run whose files are whole; a damaged file is a CheckpointError naming it.
+
+        Every finished run wrote arch.json (a search its result, a training the architecture it trained), so
+        a missing one is damage too, not a run without an architecture.
+        """
         try:
-            summary = self.read_summary()
-            events = self.read_events() if self.events.exists() else []
-            if self.arch.exists():
-                json.loads(self.arch.read_text())
-        except (OSError, ValueError) as exc:
+            summary = readers.read_summary(self.summary)
+            events = readers.read_events(self.events) if self.events.exists() else []
+            readers.read_arch(self.arch)
+        except NasframeError as exc:
             raise CheckpointError(f"the finished run in {self.path} is damaged: {exc}") from None
         if events or self.checkpoint.exists():
             epoch = checkpoint.load(self.checkpoint).meta.get("epoch")
@@ -106,10 +108,7 @@ class RunDir:
         return summary
 
     def read_config(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.config.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise NasframeError(f"cannot read {self.config}: {exc}") from None
+        return readers.read_config(self.config)
 
     def write_json(self, path: Path, obj: Any) -> None:
         if self.writable:
@@ -124,11 +123,11 @@ class RunDir:
         self.write_json(self.config, config)
 
     def read_events(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.events)
+        return readers.read_events(self.events)
 
     def write_events(self, events: list[dict[str, Any]]) -> None:
         if self.writable:
             write_jsonl_atomic(self.events, events)
 
     def read_summary(self) -> dict[str, Any]:
-        return json.loads(self.summary.read_text())
+        return readers.read_summary(self.summary)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import ctypes
 import gc
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -44,7 +43,8 @@ from nasframe.engine.device import resolve_device
 from nasframe.engine.loop import Observer, Run
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.registry import Registry, get_registry
-from nasframe.storage.atomic import read_jsonl, write_json_atomic, write_jsonl_atomic
+from nasframe.storage import readers
+from nasframe.storage.atomic import write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies.comparison import DECISION_MEANS
 from nasframe.studies.protocol import protocol_record, versions
@@ -231,21 +231,15 @@ def _shared(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
-    try:
-        return read_jsonl(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NasframeError(f"cannot read {path}: {exc}") from None
+    return readers.read_results(path)
 
 
 def read_bench(out: Path) -> dict[str, Any]:
     """bench.json of a bench directory."""
     path = Path(out) / BENCH_FILE
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NasframeError(f"{out} is not a bench directory: it has no {BENCH_FILE}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NasframeError(f"cannot read {path}: {exc}") from None
+    if not path.exists():
+        raise NasframeError(f"{out} is not a bench directory: it has no {BENCH_FILE}")
+    return readers.read_bench(path)
 
 
 class Bench:

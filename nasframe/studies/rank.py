@@ -19,7 +19,6 @@ loss), ``tau.json`` (τ and p_τ per epoch, their mean) and ``rank.png`` (with m
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,9 @@ from nasframe.interfaces.errors import Interrupted, NasframeError
 from nasframe.measure.memory import peak_memory_bytes
 from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, kendall_tau_b, mean_tau, p_tau
 from nasframe.registry import Registry, get_registry
+from nasframe.storage import readers
 from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl_atomic
+from nasframe.storage.lock import LOCK_FILE
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies import RANK_EVALUATORS
 
@@ -202,10 +203,7 @@ def open_study(
     study = Study(Path(out), space, samples, evaluator, preset, config, sample_archs(config, samples, registry))
     path = study.out / STUDY_FILE
     if path.exists():
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise NasframeError(f"cannot read {path}: {exc}") from None
+        saved = readers.read_object(path, "ranking study record")
         diff = config_difference(
             {k: v for k, v in saved.items() if k != "config"}, {k: v for k, v in study.record.items() if k != "config"}
         )
@@ -220,7 +218,7 @@ def open_study(
     else:
         if study.out.exists() and not study.out.is_dir():
             raise NasframeError(f"--out {study.out} is a file, not a directory")
-        if study.out.exists() and any(study.out.iterdir()):
+        if study.out.exists() and any(p.name != LOCK_FILE for p in study.out.iterdir()):
             raise NasframeError(
                 f"{study.out} is not empty and holds no ranking study ({STUDY_FILE}); choose another --out"
             )
@@ -364,12 +362,10 @@ def write_results(study: Study, records: Sequence[dict[str, Any]], registry: Reg
 
 def load_results(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """rank.jsonl and tau.json of a finished study (for re-rendering)."""
-    from nasframe.storage.atomic import read_jsonl
-
-    records = read_jsonl(out / RANK_FILE)
+    records = readers.read_rows(out / RANK_FILE, "ranking results", ("index", "val_accuracy", "val_loss"))
     if not records:
         raise NasframeError(f"{out} holds no {RANK_FILE}: not a finished ranking study")
-    return records, json.loads((out / TAU_FILE).read_text())
+    return records, readers.read_object(out / TAU_FILE, "ranking correlations")
 
 
 def plot_study(path: Path, records: Sequence[dict[str, Any]], tau: dict[str, Any]) -> bool:
