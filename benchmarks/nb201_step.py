@@ -19,7 +19,9 @@ Its steps follow the released search scripts (``exps/NAS-Bench-201-algos/DARTS-V
 ``RANDOM-NAS.py``): ``zero_grad``, forward, cross-entropy, ``backward``, gradient norm clipped at 5, SGD
 (nasframe's lr, momentum, weight decay); DARTS adds the architecture step (``backward`` of the
 validation loss, Adam on the alphas with nasframe's settings), before the weight step as nasframe
-orders them. The reference's weight-step backward also reaches the alphas, as in the released code.
+orders them. The reference's weight-step backward also reaches the alphas, as in the released code; its
+clip covers the weights only (the released script clips ``network.parameters()``, alphas included: a
+norm over 30 more numbers, no cost to speak of), so that both sides make the same update.
 
 Same batch, same validation batches (both drawn from the job's data module with equal generators), same
 sampled cells, same relaxed weights. Before timing, the reference gets nasframe's weights (stem,
@@ -45,6 +47,10 @@ from torch import nn
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  # NAS_BENCH_201's order
 MAX_NODES = 4
 QUICK_SIZES = [{"channels": 4, "cells_per_stage": 1, "batch": 8}]
+TOL = 1e-3
+"""Logits' relative max difference allowed: float32 through up to 17 batch-statistics BatchNorms, NCHW vs
+channels-last kernels (a cell whose signal is nearly all ``none``/pool normalises a tiny variance and
+amplifies rounding: up to 1e-4 seen at C=16, N=5); a wrong op or weight differs by order 1."""
 FULL_SIZES = [{"channels": 8, "cells_per_stage": 1, "batch": 64}, {"channels": 16, "cells_per_stage": 5, "batch": 64}]
 
 
@@ -319,13 +325,57 @@ def fns_for(c: Contenders, step: str) -> dict[str, Any]:
     return {"nasframe": c.nasframe_darts(), "reference": c.ref_darts()}
 
 
+class RssSampler:
+    """Peak RSS during a span, read from ``/proc/self/statm`` by a thread every half millisecond.
+
+    ``ru_maxrss`` cannot serve here: the job's set-up (reading and converting the CIFAR-10 images)
+    peaks higher than an NB201 step does, so both contenders would report the set-up's peak. torch's
+    kernels release the GIL, so the thread samples while a step runs; a step's peak (the activations
+    held from the end of the forward into the backward) lasts far longer than the sampling interval.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.base = self.peak = timing.rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.0005):
+            self.peak = max(self.peak, timing.rss_bytes())
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, timing.rss_bytes())
+
+
 def worker(args, device: torch.device) -> None:
-    """One contender, one step kind, one size, alone in this process: peak memory over a few steps."""
+    """One contender, one step kind, one size, alone in this process: its memory over a few steps."""
     who, step, index = args.worker.split(":")
     sz = (QUICK_SIZES if args.quick else FULL_SIZES)[int(index)]
     c = Contenders(sz, device, n_archs=3)
     fn = fns_for(c, step)[who]
-    timing.emit_steps([fn, fn, fn] if step == "single_path" else [fn], device)
+    calls = 3 if step == "single_path" else 1  # a single path's memory depends on the cell: three of them
+    gc.collect()
+    if device.type == "cuda":
+        return timing.emit_steps([fn] * calls, device)
+    with RssSampler() as rss:
+        secs = [timing.timed(fn, device) for _ in range(calls)]
+    timing.emit(
+        {
+            "memory_method": "peak RSS sampled every 0.5 ms during the steps, in a fresh process",
+            "peak_bytes": rss.peak,
+            "delta_bytes": rss.peak - rss.base,
+            "base_bytes": rss.base,
+            "seconds": secs,
+        }
+    )
 
 
 def size_label(sz: Mapping[str, int]) -> str:
@@ -353,7 +403,7 @@ def main() -> None:
     for index, sz in enumerate(all_sizes):
         c = Contenders(sz, device, n_archs)
         diff = c.check()
-        if not max(diff.values()) <= 1e-4:
+        if not max(diff.values()) <= TOL:
             raise SystemExit(f"{size_label(sz)}: the reference's logits differ from nasframe's ({diff})")
         entry: dict[str, Any] = {"sizes": dict(sz), "logits_rel_diff": diff, "steps": {}}
         for step in STEPS:
@@ -395,7 +445,7 @@ def main() -> None:
         ["", "nasframe", "reference", "time ratio", "nasframe mem", "reference mem", "mem ratio"],
         rows,
         caption="ratios: nasframe / reference (lower is better); time: median; mem: peak RSS (CUDA: allocator peak) "
-        "minus that before the first step, each contender and step alone in a fresh process (peak totals in the "
+        "minus that before the first step (sampled on CPU), each contender and step alone in a fresh process (peak totals in the "
         "JSON); logits rel. diff: single path / mixed, checked before timing",
     )
     timing.quick_caveat(args)
