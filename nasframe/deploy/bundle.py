@@ -28,6 +28,7 @@ from nasframe.interfaces.errors import NasframeError
 from nasframe.measure.cost import count_flops, count_params
 from nasframe.registry import Registry, get_registry
 from nasframe.storage.atomic import check_creatable, write_json_atomic, write_text_atomic
+from nasframe.storage.integrity import save_signed
 from nasframe.storage.run_directory import ARCH, CONFIG, MODEL_FILE
 
 KIND = "nasframe-export"
@@ -117,8 +118,6 @@ def _write(
     registry: Registry,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    from safetensors.torch import save_file
-
     model, space = source.model.eval(), source.space
     data = space.data
     shape = (data.channels, data.image_size, data.image_size)
@@ -136,7 +135,7 @@ def _write(
     speed = measure_speed(model, run, shape)
     speed.update(predicted_latency(source.config, space, source.arch, speed["pytorch_ms"], registry))
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / MODEL_FILE))
+    save_signed(state, folder / MODEL_FILE, {})  # load_model verifies it, as it does a training run's
     config_out = {**source.config, "versions": source.config.get("versions") or _core_versions()}
     write_json_atomic(folder / CONFIG, config_out)
     arch_json = space.arch_to_json(source.arch)

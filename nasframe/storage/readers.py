@@ -118,6 +118,8 @@ def read_arch(path: str | os.PathLike, error: Error = NasframeError) -> dict[str
     if path.is_dir():
         hint = f"; pass {path / 'arch.json'}" if (path / "arch.json").is_file() else ""
         raise error(f"--arch {path} is a folder, not an architecture file{hint}")
+    if not path.exists() and not path.is_symlink():
+        raise error(f"no architecture file at {path}")
     return read_object(
         path,
         "architecture (arch.json)",

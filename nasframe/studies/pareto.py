@@ -16,8 +16,10 @@ COSTS = (
     ("latency_ms", "measured latency (ms)", 1.0),
     ("predicted_latency_ms", "predicted latency (ms)", 1.0),
     ("flops", "multiply-adds (M)", 1e-6),
+    ("search_seconds", "search time (s)", 1.0),
 )
-"""Row key, axis label and scale of each cost the drawing plots accuracy against."""
+"""Row key, axis label and scale of each cost the drawing plots accuracy against: the network's (latency, size)
+and the search's own (its seconds: which strategy finds better architectures at the same cost)."""
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
