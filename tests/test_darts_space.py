@@ -14,7 +14,7 @@ from nasframe.interfaces.errors import ArchError, ConfigError
 from nasframe.interfaces.space import DataInfo
 from nasframe.layers import FactorizedReduce, Identity, Pool, ReLUConvBN, Zero
 from nasframe.measure.cost import arch_cost, count_params
-from nasframe.search_spaces.darts import GENOTYPES_DIR, DartsSpace
+from nasframe.search_spaces.darts import ARCHS_DIR, DartsSpace
 from nasframe.search_spaces.darts.ops import CHOICES, make_op
 
 CIFAR = DataInfo("cifar10", num_classes=10, image_size=32)
@@ -460,7 +460,7 @@ def test_json_nested_form_and_dict_pairs():
 
 
 def test_shipped_genotypes():
-    assert sorted(p.name for p in GENOTYPES_DIR.glob("*.json")) == [
+    assert sorted(p.name for p in ARCHS_DIR.glob("*.json")) == [
         "darts_v1.json",
         "darts_v2.json",
         "gdas.json",

@@ -16,7 +16,7 @@ from nasframe.cli import cli
 from nasframe.config import Schema, parse_sets, resolve
 from nasframe.interfaces.errors import NasframeError
 from nasframe.registry import get_registry
-from nasframe.search_spaces.darts import GENOTYPES_DIR
+from nasframe.search_spaces.darts import ARCHS_DIR
 
 SPACES = ("darts", "mbconv")
 STRATEGIES = ("random", "mdenas", "darts")
@@ -169,7 +169,7 @@ def mutations(arch: dict) -> st.SearchStrategy[dict]:
     return mutate()
 
 
-DARTS_V2 = json.loads((GENOTYPES_DIR / "darts_v2.json").read_text())
+DARTS_V2 = json.loads((ARCHS_DIR / "darts_v2.json").read_text())
 MBCONV = {
     "space": "mbconv",
     "variant": "cifar",

@@ -122,14 +122,14 @@ def test_a_config_json_written_before_a_key_was_declared_resumes_with_its_defaul
 
 
 def test_train_checks_its_keys_too(tmp_path):
-    from nasframe.search_spaces.darts import GENOTYPES_DIR
+    from nasframe.search_spaces.darts import ARCHS_DIR
 
     out = tmp_path / "train"
     line = one_line_error(
         invoke(
             "train",
             "--arch",
-            GENOTYPES_DIR / "darts_v2.json",
+            ARCHS_DIR / "darts_v2.json",
             "--epochs",
             0,
             "--out",
@@ -143,7 +143,7 @@ def test_train_checks_its_keys_too(tmp_path):
         invoke(
             "train",
             "--arch",
-            GENOTYPES_DIR / "darts_v2.json",
+            ARCHS_DIR / "darts_v2.json",
             "--epochs",
             0,
             "--out",

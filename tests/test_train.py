@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import nasframe
 from nasframe.cli import cli
-from nasframe.search_spaces.darts import GENOTYPES_DIR
+from nasframe.search_spaces.darts import ARCHS_DIR
 
 
 def invoke(*args):
@@ -21,7 +21,7 @@ def test_epochs_zero_reports_the_published_parameter_count_without_data(tmp_path
     result = invoke(
         "train",
         "--arch",
-        GENOTYPES_DIR / f"{name}.json",
+        ARCHS_DIR / f"{name}.json",
         "--set",
         "space.layers=20",
         "--set",
@@ -42,7 +42,7 @@ def test_epochs_zero_reports_the_published_parameter_count_without_data(tmp_path
 
 
 def test_nested_genotype_form_is_accepted(tmp_path):
-    flat = json.loads((GENOTYPES_DIR / "darts_v2.json").read_text())
+    flat = json.loads((ARCHS_DIR / "darts_v2.json").read_text())
     nested = {
         **flat,
         "normal": [flat["normal"][i : i + 2] for i in range(0, 8, 2)],
@@ -90,7 +90,7 @@ def test_malformed_arch_is_one_clear_error(tmp_path, content, message):
 
 @pytest.mark.parametrize("pair,expected", [(["max_pool_3x3", 9], "input 9"), (["sep_conv_9x9", 0], "sep_conv_9x9")])
 def test_bad_pair_is_named_by_cell_and_pair(tmp_path, pair, expected):
-    arch = json.loads((GENOTYPES_DIR / "darts_v2.json").read_text())
+    arch = json.loads((ARCHS_DIR / "darts_v2.json").read_text())
     arch["reduce"][5] = pair
     path = tmp_path / "arch.json"
     path.write_text(json.dumps(arch))

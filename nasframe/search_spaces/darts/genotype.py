@@ -25,7 +25,7 @@ from nasframe import Arch, ArchError, ranked_choices
 from .ops import CHOICES, NONE
 
 CELL_TYPES = ("normal", "reduce")
-GENOTYPES_DIR = Path(__file__).with_name("genotypes")
+ARCHS_DIR = Path(__file__).with_name("archs")
 
 Pairs = list[list[tuple[int, int]]]
 """Per node, its non-``none`` edges as ``(choice index, input state)`` in genotype order."""
