@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from nasframe.interfaces.decidedness import NEAR_TIE_MARGIN
 from nasframe.interfaces.errors import NasframeError
 from nasframe.studies.comparison import DECISION_MEANS, bench_comparison, significant_best
-from nasframe.studies.metrics import METRICS, Metric, pct, plain, primary_metric, shown
+from nasframe.studies.metrics import BY_KEY, METRICS, Metric, pct, plain, primary_metric, shown
 from nasframe.studies.pareto import bench_front
 from nasframe.studies.statistics import sample_std
 from nasframe.studies.tables import Report, TableData
@@ -315,8 +315,9 @@ def front_note(front: Mapping[str, Any] | None) -> list[str]:
     if not front:
         return []
     cost, accuracy = front["cost"], front["accuracy"]
-    points = ", ".join(f"{t['trial']} ({t[cost]:.2f} ms, {100 * t[accuracy]:.2f} %)" for t in front["trials"])
-    what = "retrained test acc" if accuracy == "retrain_test_accuracy" else "val acc"
+    metric = BY_KEY[accuracy]
+    points = ", ".join(f"{t['trial']} ({t[cost]:.2f} ms, {metric.show(t[accuracy])} %)" for t in front["trials"])
+    what = metric.label.removesuffix(" %")
     return [
         f"Pareto front of {what} against measured latency (no other trial is both faster and more accurate): {points}."
     ]
