@@ -11,7 +11,7 @@ statistics in training and evaluation alike.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -221,3 +221,39 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     keep = 1.0 - drop_prob
     mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
     return x * (mask / keep)
+
+
+class MixedEdge(nn.Module):
+    """One edge of a weight-sharing cell: every op of its choices but ``none`` (index 0, never computed).
+
+    ``op(k)`` is choice ``k``'s op (single path); ``forward_mixed`` sums the weighted ops a relaxed architecture
+    asks for, with the ReLU the convolutions start with computed once per edge (DARTS's mixed op).
+    """
+
+    def __init__(self, ops: dict[str, Op]) -> None:
+        super().__init__()
+        self.ops = nn.ModuleDict(ops)
+        by_index: list[Op | None] = [None, *self.ops.values()]  # type: ignore[list-item]
+        self._by_index = tuple(by_index)
+        self._relu_first = tuple(op is not None and op.relu_first for op in by_index)
+
+    def op(self, k: int) -> Op:
+        """The op of choice index ``k`` (not ``none``)."""
+        return self._by_index[k]  # type: ignore[return-value]
+
+    def forward_mixed(
+        self,
+        x: torch.Tensor,
+        active: Sequence[int],
+        ws: Sequence[torch.Tensor],
+        wc: Sequence[torch.Tensor],
+        acc: torch.Tensor | None,
+    ) -> torch.Tensor | None:
+        """``acc + sum_{k in active} w_k * op_k(x)``; ``ws``/``wc``: the weights as scalars / per channel by index."""
+        xr = None
+        for k in active:
+            if self._relu_first[k] and xr is None:
+                xr = F.relu(x)
+            y = self._by_index[k].forward_mixed(x, xr, ws[k], wc[k])  # type: ignore[union-attr]
+            acc = y if acc is None else acc.add_(y)  # every y is a fresh tensor that no backward needs
+        return acc

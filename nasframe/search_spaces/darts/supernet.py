@@ -21,11 +21,10 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nasframe import ArchError, Supernet
-from nasframe.layers import Op
+from nasframe.layers import MixedEdge
 
 from .genotype import cell_edges, decision_names
 from .layout import cell_plan, first_inputs, stems
@@ -34,37 +33,12 @@ from .ops import CHOICES, NONE, cell_preprocessing, make_op
 NUM_CHOICES = len(CHOICES)
 
 
-class SearchEdge(nn.Module):
+class SearchEdge(MixedEdge):
     """One edge of a search cell: every op but ``none``, with BatchNorm affine=False."""
 
     def __init__(self, C: int, stride: int) -> None:
-        super().__init__()
+        super().__init__({name: make_op(name, C, stride, affine=False, pool_bn=True) for name in CHOICES[1:]})
         self.stride = stride
-        self.ops = nn.ModuleDict({name: make_op(name, C, stride, affine=False, pool_bn=True) for name in CHOICES[1:]})
-        by_index: list[Op | None] = [None, *self.ops.values()]  # type: ignore[list-item]
-        self._by_index = tuple(by_index)
-        self._relu_first = tuple(op is not None and op.relu_first for op in by_index)
-
-    def op(self, k: int) -> Op:
-        """The op of choice index ``k`` (not ``none``)."""
-        return self._by_index[k]  # type: ignore[return-value]
-
-    def forward_mixed(
-        self,
-        x: torch.Tensor,
-        active: Sequence[int],
-        ws: Sequence[torch.Tensor],
-        wc: Sequence[torch.Tensor],
-        acc: torch.Tensor | None,
-    ) -> torch.Tensor | None:
-        """``acc + sum_{k in active} w_k * op_k(x)``; ``ws``/``wc``: weights as scalars / per channel by index."""
-        xr = None
-        for k in active:
-            if self._relu_first[k] and xr is None:
-                xr = F.relu(x)
-            y = self._by_index[k].forward_mixed(x, xr, ws[k], wc[k])  # type: ignore[union-attr]
-            acc = y if acc is None else acc.add_(y)  # every y is a fresh tensor that no backward needs
-        return acc
 
 
 class SearchCell(nn.Module):

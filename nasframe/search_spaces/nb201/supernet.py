@@ -29,11 +29,10 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nasframe import ArchError, Supernet
-from nasframe.layers import Op
+from nasframe.layers import MixedEdge
 
 from .cell import DECISIONS, EDGES, NODES, NONE, OPS
 from .ops import ResidualReduction, head, make_op, stage_plan, stem
@@ -55,38 +54,12 @@ def live_nodes(choice: Sequence[int]) -> list[bool]:
     return live
 
 
-class SearchEdge(nn.Module):
+class SearchEdge(MixedEdge):
     """One edge of a search cell: every op but ``none``, BatchNorm affine=False."""
 
     def __init__(self, C: int, track_running_stats: bool) -> None:
-        super().__init__()
-        self.ops = nn.ModuleDict(
-            {name: make_op(name, C, affine=False, track_running_stats=track_running_stats) for name in OPS[1:]}
-        )
-        by_index: list[Op | None] = [None, *self.ops.values()]  # type: ignore[list-item]
-        self._by_index = tuple(by_index)
-        self._relu_first = tuple(op is not None and op.relu_first for op in by_index)
-
-    def op(self, k: int) -> Op:
-        """The op of choice index ``k`` (not ``none``)."""
-        return self._by_index[k]  # type: ignore[return-value]
-
-    def forward_mixed(
-        self,
-        x: torch.Tensor,
-        active: Sequence[int],
-        ws: Sequence[torch.Tensor],
-        wc: Sequence[torch.Tensor],
-        acc: torch.Tensor | None,
-    ) -> torch.Tensor | None:
-        """``acc + sum_{k in active} w_k * op_k(x)``; ``ws``/``wc``: the weights as scalars / per channel."""
-        xr = None
-        for k in active:
-            if self._relu_first[k] and xr is None:
-                xr = F.relu(x)
-            y = self._by_index[k].forward_mixed(x, xr, ws[k], wc[k])  # type: ignore[union-attr]
-            acc = y if acc is None else acc + y
-        return acc
+        ops = {name: make_op(name, C, affine=False, track_running_stats=track_running_stats) for name in OPS[1:]}
+        super().__init__(ops)
 
 
 class SearchCell(nn.Module):
