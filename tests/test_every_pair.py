@@ -28,6 +28,8 @@ def test_one_epoch_tiny_search_twice_gives_the_same_architecture(tmp_path, cifar
     registry = get_registry()
     space_obj = registry.build_space(json.loads((tmp_path / "a" / "config.json").read_text()))
     assert space_obj.arch_to_json(space_obj.arch_from_json(arch)) == arch
+    truth = space_obj.ground_truth(space_obj.arch_from_json(arch))  # a tabular benchmark's space: its row, verbatim
+    assert first.get("benchmark") == truth and (truth is None) == (space != "nb201")
     a = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
     b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
     strategy_keys = [k for k in a if k.startswith("strategy.")]

@@ -228,7 +228,7 @@ def test_exported_weights_are_verified_by_load_model(tmp_path, finished, cifar_d
         ("events.jsonl", None, "events.jsonl line 2 is not valid JSON"),
         ("events.jsonl", '{"epoch": 0}\n[]\n', "events.jsonl line 2 holds a list"),
         ("arch.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ("arch.json", "", "no architecture (arch.json)"),
+        ("arch.json", "", "no architecture file at"),
     ],
     ids=["config-list", "summary-string", "events-torn", "events-row-list", "arch-deep", "arch-deleted"],
 )
