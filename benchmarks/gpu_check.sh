@@ -52,6 +52,7 @@ bench 180 darts_step --naive-channels-last
 bench 150 search_epoch
 bench 180 proxyless_step
 bench 240 latency_table
+bench 180 nb201_step
 
 echo
 echo "JSON results in ${OUTDIR}/"
