@@ -2,8 +2,8 @@
 
 safetensors checks the header's syntax and the data's length, not the data itself: a bit flipped in a
 weight (a bad disk, a partial copy, a hand edit) loads as a silently different network. nasframe writes
-the file with a placeholder digest in the metadata, hashes the whole file (header included), and writes
-the hex digest over the placeholder. The reader zeroes the digest's place again, hashes, and compares; so
+the file with a blank digest (64 zeros) in the metadata, hashes the whole file (header included), and writes
+the hex digest over the blank one. The reader zeroes the digest's place again, hashes, and compares; so
 the header (metadata, shapes, offsets, padding) and every tensor byte are covered, and the check needs no
 second file that could be lost or copied apart from the checkpoint.
 """
@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from nasframe.interfaces.errors import CheckpointError
 
 DIGEST_KEY = "nasframe_sha256"
-_PLACEHOLDER = "0" * 64
+_BLANK_DIGEST = "0" * 64
 
 
 def _field(digest: str) -> bytes:
@@ -36,13 +36,13 @@ def _field(digest: str) -> bytes:
 def save_signed(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike, metadata: Mapping[str, str]) -> None:
     """``safetensors.save_file`` plus the file's sha256 in its metadata (``path`` is a temp file of an atomic write)."""
     try:
-        save_file(dict(tensors), str(path), metadata={**metadata, DIGEST_KEY: _PLACEHOLDER})
+        save_file(dict(tensors), str(path), metadata={**metadata, DIGEST_KEY: _BLANK_DIGEST})
     except SafetensorError as exc:  # safetensors reports a full disk as its own error, not an OSError
         raise _as_os_error(exc, path) from None
     with open(path, "r+b") as f:
         data = f.read()
-        placeholder = _field(_PLACEHOLDER)
-        at = data.find(placeholder, 8, 8 + _header_length(data))
+        blank = _field(_BLANK_DIGEST)
+        at = data.find(blank, 8, 8 + _header_length(data))
         if at < 0:  # pragma: no cover - safetensors wrote the metadata in another layout
             raise RuntimeError(f"safetensors did not write {DIGEST_KEY} as expected in {path}")
         f.seek(at)
@@ -102,7 +102,7 @@ def load_signed(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict
     at = data.find(field, 8, 8 + n)
     actual = None
     if at >= 0:
-        blank = data[:at] + _field(_PLACEHOLDER) + data[at + len(field) :]
+        blank = data[:at] + _field(_BLANK_DIGEST) + data[at + len(field) :]
         actual = hashlib.sha256(blank).hexdigest()
     if actual != digest:
         raise CheckpointError(f"{what} {path} is damaged: its content does not match its sha256 digest; {hint}")
