@@ -241,6 +241,24 @@ class MixedEdge(nn.Module):
         """The op of choice index ``k`` (not ``none``)."""
         return self._by_index[k]  # type: ignore[return-value]
 
+    def forward_path(
+        self, x: torch.Tensor, k: int, gate: torch.Tensor | None = None, probe: int | None = None
+    ) -> torch.Tensor:
+        """Choice ``k``'s op on ``x`` (single path). ``gate`` (0-dim) multiplies it; with a ``probe`` choice, ``gate``
+        is ``[2]``: ``gate[0]`` multiplies the chosen op and the probe op's output, computed without a graph, enters
+        at ``gate[1]`` (ProxylessNAS's binary gates; a probe of ``none`` or of the chosen op adds nothing)."""
+        y = self.op(k)(x)
+        if gate is None:
+            return y
+        if probe is None:
+            return y * gate
+        y = y * gate[0]
+        if probe not in (0, k):
+            with torch.no_grad():
+                z = self.op(probe)(x)
+            y = y + gate[1] * z
+        return y
+
     def forward_mixed(
         self,
         x: torch.Tensor,

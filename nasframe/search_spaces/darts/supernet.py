@@ -85,15 +85,8 @@ class SearchCell(nn.Module):
                 if k == NONE:
                     continue
                 x = states[self._layout[e][1]]
-                y = self.edges[e].op(k)(x)
-                if gates is not None and probe is None:
-                    y = y * gates[e]
-                elif gates is not None:
-                    y = y * gates[e, 0]
-                    if probe[e] not in (NONE, k):
-                        with torch.no_grad():
-                            z = self.edges[e].op(probe[e])(x)
-                        y = y + gates[e, 1] * z
+                gate = None if gates is None else gates[e]
+                y = self.edges[e].forward_path(x, k, gate, None if probe is None or gate is None else probe[e])
                 acc = y if acc is None else acc + y
             states.append(self._zeros(s1) if acc is None else acc)
         return torch.cat(states[2:], dim=1)

@@ -90,15 +90,8 @@ class SearchCell(nn.Module):
                 if k == NONE:
                     continue
                 inp = nodes[EDGES[e][1]]
-                y = self.edges[e].op(k)(inp)
-                if gates is not None and probe is None:
-                    y = y * gates[e]
-                elif gates is not None:
-                    y = y * gates[e, 0]
-                    if probe[e] not in (NONE, k):
-                        with torch.no_grad():
-                            z = self.edges[e].op(probe[e])(inp)
-                        y = y + gates[e, 1] * z
+                gate = None if gates is None else gates[e]
+                y = self.edges[e].forward_path(inp, k, gate, None if probe is None or gate is None else probe[e])
                 acc = y if acc is None else acc + y
             nodes.append(torch.zeros_like(x) if acc is None else acc)
         return nodes[-1]  # type: ignore[return-value]
