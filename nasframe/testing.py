@@ -185,6 +185,26 @@ def install_plugin(
     return root
 
 
+KILL_AFTER_EPOCH = "KILL_AFTER_EPOCH"
+"""The environment variable ``install_killer``'s plugin reads: the 1-based epoch after which it kills its process."""
+
+_KILLER = """
+import os, signal
+import nasframe
+
+@nasframe.hookimpl
+def on_epoch_end(run, epoch, metrics):
+    if epoch + 1 == int(os.environ["KILL_AFTER_EPOCH"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def install_killer(root: Path) -> Path:
+    """A plugin that SIGKILLs its own process once epoch ``$KILL_AFTER_EPOCH`` (1-based) is checkpointed: put the
+    returned folder on a subprocess's PYTHONPATH to test that a killed run resumes to the uninterrupted result."""
+    return install_plugin(root, "killer", {"killer": "killer_plugin"}, {"killer_plugin": _KILLER})
+
+
 class plugin_path:
     """Context manager: ``root`` on sys.path and a fresh registry inside, the old state after."""
 

@@ -32,7 +32,7 @@ from nasframe.engine.loop import Run
 from nasframe.interfaces.errors import CheckpointError, ConfigError
 from nasframe.storage import checkpoint as ckpt_io
 from nasframe.storage.lock import LOCK_FILE
-from nasframe.testing import install_plugin
+from nasframe.testing import install_killer, install_plugin
 
 _load_commands()
 
@@ -300,16 +300,6 @@ def on_run_start(run):
         time.sleep(0.05)
 """
 
-KILLER = """
-import os, signal
-import nasframe
-
-@nasframe.hookimpl
-def on_epoch_end(run, epoch, metrics):
-    if epoch + 1 == int(os.environ["KILL_AFTER_EPOCH"]):
-        os.kill(os.getpid(), signal.SIGKILL)
-"""
-
 
 def test_two_processes_on_one_fresh_out_exactly_one_runs(tmp_path, cifar_dir):
     plugin = install_plugin(tmp_path / "site", "waiter", {"waiter": "waiter_plugin"}, {"waiter_plugin": WAITER})
@@ -341,7 +331,7 @@ def test_two_processes_on_one_fresh_out_exactly_one_runs(tmp_path, cifar_dir):
 
 
 def test_a_killed_run_leaves_no_stale_lock(tmp_path, finished, cifar_dir):
-    plugin = install_plugin(tmp_path / "site", "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER})
+    plugin = install_killer(tmp_path / "site")
     out = tmp_path / "killed"
     args = [a if a != str(finished[0]) else str(out) for a in finished[1]]
     proc = subprocess_cli(args, {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "1"})

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from nasframe.cli import cli
 from nasframe.registry import get_registry
-from nasframe.testing import install_plugin
+from nasframe.testing import install_killer
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 SKIPS = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -114,17 +114,6 @@ def test_a_space_without_a_table_has_no_benchmark_record(tmp_path):
     assert "benchmark" not in json.loads((out / "summary.json").read_text())
 
 
-KILLER = """
-import os, signal
-import nasframe
-
-@nasframe.hookimpl
-def on_epoch_end(run, epoch, metrics):
-    if epoch + 1 == int(os.environ["KILL_AFTER_EPOCH"]):
-        os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-
 def test_a_killed_nb201_search_resumes_bit_identical(tmp_path, cifar_dir):
     def cli_run(args, env_extra=None):
         env = {k: v for k, v in os.environ.items() if k != "NASFRAME_PLUGINS"}
@@ -134,7 +123,7 @@ def test_a_killed_nb201_search_resumes_bit_identical(tmp_path, cifar_dir):
 
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert cli_run(search("mdenas", straight, cifar_dir, 3)).returncode == 0
-    plugin = install_plugin(tmp_path / "site", "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER})
+    plugin = install_killer(tmp_path / "site")
     path = os.pathsep.join(filter(None, [str(plugin), os.environ.get("PYTHONPATH")]))
     died = cli_run(search("mdenas", killed, cifar_dir, 3), {"PYTHONPATH": path, "KILL_AFTER_EPOCH": "2"})
     assert died.returncode == -9 and not (killed / "summary.json").exists()

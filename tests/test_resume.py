@@ -12,17 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from nasframe.storage import checkpoint as ckpt_io
-from nasframe.testing import install_plugin
-
-KILLER = """
-import os, signal
-import nasframe
-
-@nasframe.hookimpl
-def on_epoch_end(run, epoch, metrics):
-    if epoch + 1 == int(os.environ["KILL_AFTER_EPOCH"]):
-        os.kill(os.getpid(), signal.SIGKILL)
-"""
+from nasframe.testing import install_killer
 
 
 def nasframe_cli(args, env_extra=None):
@@ -66,7 +56,7 @@ def tensors(path: Path, prefixes=("strategy.", "supernet.", "optimizer.", "rng."
 def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path, cifar_dir, strategy):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert nasframe_cli(search_args(strategy, straight, cifar_dir)).returncode == 0
-    plugin = install_plugin(tmp_path / "site", "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER})
+    plugin = install_killer(tmp_path / "site")
     died = nasframe_cli(search_args(strategy, killed, cifar_dir), {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "2"})
     assert died.returncode == -9
     assert not (killed / "summary.json").exists()
@@ -86,9 +76,7 @@ def test_resume_after_sigkill_gives_identical_architecture_and_tensors(tmp_path,
 def one_epoch_run(tmp_path_factory, cifar_dir):
     out = tmp_path_factory.mktemp("runs") / "base"
     args = search_args("random", out, cifar_dir, epochs=2)
-    plugin = install_plugin(
-        tmp_path_factory.mktemp("site"), "killer", {"killer": "killer_plugin"}, {"killer_plugin": KILLER}
-    )
+    plugin = install_killer(tmp_path_factory.mktemp("site"))
     assert nasframe_cli(args, {"PYTHONPATH": str(plugin), "KILL_AFTER_EPOCH": "1"}).returncode == -9
     return out, args
 
