@@ -38,6 +38,7 @@ _HOMES = {
     "nasframe.interfaces.gradient_strategy": ("GradientStrategy", "grads_or_zeros", "masked_softmax"),
     "nasframe.interfaces.hooks": ("hookimpl",),
     "nasframe.interfaces.keys": ("Key",),
+    "nasframe.interfaces.launcher": ("Launcher", "Outcome", "Task"),
     "nasframe.interfaces.meter": ("ClassificationMeter", "LossAccuracy"),
     "nasframe.interfaces.space": (
         "Arch",
@@ -88,9 +89,11 @@ __all__ = [
     "Feedback",
     "GradientStrategy",
     "Key",
+    "Launcher",
     "LossAccuracy",
     "NEAR_TIE_MARGIN",
     "NasframeError",
+    "Outcome",
     "PluginError",
     "Relaxed",
     "SearchContext",
@@ -99,6 +102,7 @@ __all__ = [
     "Strategy",
     "StripDrawing",
     "Supernet",
+    "Task",
     "TensorBatches",
     "World",
     "__version__",
@@ -144,6 +148,7 @@ if TYPE_CHECKING:
     from nasframe.interfaces.gradient_strategy import GradientStrategy, grads_or_zeros, masked_softmax
     from nasframe.interfaces.hooks import hookimpl
     from nasframe.interfaces.keys import Key
+    from nasframe.interfaces.launcher import Launcher, Outcome, Task
     from nasframe.interfaces.meter import ClassificationMeter, LossAccuracy
     from nasframe.interfaces.space import (
         Arch,

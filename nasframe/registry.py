@@ -18,6 +18,7 @@ from nasframe.interfaces.dataset import Dataset
 from nasframe.interfaces.errors import NasframeError, PluginError
 from nasframe.interfaces.evaluator import Evaluator
 from nasframe.interfaces.hooks import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
+from nasframe.interfaces.launcher import Launcher
 from nasframe.interfaces.space import DataInfo, SearchSpace
 from nasframe.interfaces.strategy import Strategy
 from nasframe.interfaces.world import World
@@ -69,6 +70,7 @@ class Registry:
     evaluators: dict[str, Registered[Evaluator]] = field(default_factory=dict)
     cost_models: dict[str, Registered[CostModel]] = field(default_factory=dict)
     datasets: dict[str, Registered[Dataset]] = field(default_factory=dict)
+    launchers: dict[str, Registered[Launcher]] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Loaded plugin name -> (distribution, version)."""
@@ -79,6 +81,7 @@ class Registry:
         ("register_evaluators", "evaluator", Evaluator, "evaluators"),
         ("register_cost_models", "cost model", CostModel, "cost_models"),
         ("register_datasets", "data set", Dataset, "datasets"),
+        ("register_launchers", "launcher", Launcher, "launchers"),
     )
 
     def add_plugin(self, module: ModuleType | object, plugin: str, distribution: str, version: str) -> None:
@@ -180,6 +183,10 @@ class Registry:
     def dataset(self, name: str | None) -> type[Dataset]:
         """The data set ``name``; None: the one registered as the default."""
         return self._lookup(self.datasets, "data set", name if name is not None else self._default(self.datasets))
+
+    def launcher(self, name: str | None) -> type[Launcher]:
+        """The launcher ``name``; None: the one registered as the default (runs tasks in this machine's processes)."""
+        return self._lookup(self.launchers, "launcher", name if name is not None else self._default(self.launchers))
 
     @staticmethod
     def _default(table: Mapping[str, Registered[Any]]) -> str:

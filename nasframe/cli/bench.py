@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from nasframe.cli.group import cli
+from nasframe.cli.options import launcher_option
 from nasframe.config import PRESETS, parse_sets
 
 
@@ -66,8 +67,10 @@ from nasframe.config import PRESETS, parse_sets
     "--devices",
     default=None,
     metavar="D1,D2,...",
-    help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one.",
+    help="Run trials in parallel, one process per device (e.g. cuda:0,cuda:1); same rows as one by one "
+    "(the local launcher's launcher.devices).",
 )
+@launcher_option
 @click.option(
     "--set",
     "sets",
@@ -95,6 +98,7 @@ def bench(
     data_dir: str | None,
     device: str | None,
     devices: str | None,
+    launcher: str | None,
     sets: tuple[str, ...],
     retrain_sets: tuple[str, ...],
 ) -> None:
@@ -102,7 +106,8 @@ def bench(
 
     Every (strategy, seed) trial is a run directory under OUT/trials/; OUT/results.jsonl gets one row
     per finished trial and OUT/bench.json the settings. Rerunning with the same --out skips finished
-    trials and resumes an interrupted one; other settings on the same --out are refused.
+    trials and resumes an interrupted one (whichever launcher ran them); other settings on the same --out
+    are refused. With --launcher ray or slurm, --out must be on a file system every node mounts.
     """
     from nasframe.cli.display import BenchProgress, console
     from nasframe.cli.tables import print_report
@@ -110,6 +115,7 @@ def bench(
     from nasframe.registry import get_registry
     from nasframe.storage.lock import hold
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
+    from nasframe.studies.launching import check_shared, failure_message, make_launcher, split_launcher_sets
     from nasframe.studies.report import bench_report
 
     space = get_registry().space(space).name
@@ -118,7 +124,9 @@ def bench(
         overrides["data.dir"] = data_dir
     if device is not None:
         overrides["device"] = device
-    overrides.update(parse_sets(sets))
+    overrides, launcher_sets = split_launcher_sets({**overrides, **parse_sets(sets)})
+    if devices is not None:
+        launcher_sets["launcher.devices"] = devices
     retrain_overrides = parse_sets(retrain_sets)
     spec = BenchSpec(
         space=space,
@@ -133,13 +141,16 @@ def bench(
     )
     path = Path(out) if out else Path("runs") / f"bench-{space}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     runner = Bench(spec, path)
+    where = make_launcher(launcher, launcher_sets, path)
+    check_shared(where, path, lambda line: console.print(line, highlight=False))
     with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
         runner.check_out()  # refuse another bench's directory before showing anything
-        console.print(f"bench of {len(runner.trials)} trials in {path}", highlight=False)
-        with BenchProgress() as display:
-            rows = runner.execute(
-                [*display.with_log("trial")],
-                devices=tuple(d.strip() for d in (devices or "").split(",") if d.strip()),
-            )
-    print_report(bench_report(read_bench(path), rows))
-    click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")
+        where.open()  # reach the cluster and check the request before any trial starts
+        console.print(f"bench of {len(runner.trials)} trials in {path} ({where.name} launcher)", highlight=False)
+        with BenchProgress(tasks=not where.in_process) as display:
+            rows = runner.execute([*display.with_log("trial")], where)
+    if rows:
+        print_report(bench_report(read_bench(path), rows))
+        click.echo(f"results: {path / 'results.jsonl'}  (re-render: nasframe report {path})")
+    if runner.failed:
+        raise click.ClickException(failure_message(runner.failed, len(runner.trials), "trials", path))

@@ -20,6 +20,7 @@ from rich.table import Table
 from nasframe.engine.loop import Observer
 from nasframe.interfaces.text import count
 from nasframe.studies.bench import EPOCH_CAP, Bench, BenchObserver, Trial
+from nasframe.studies.launching import TaskObserver
 from nasframe.studies.rank import StudyObserver
 
 console = Console(stderr=True)
@@ -205,11 +206,35 @@ class RunLog(Observer):
         self.line("  ".join(p for p in parts if p))
 
 
-class BenchProgress(ProgressDisplay, BenchObserver):
+class TaskLines(TaskObserver):
+    """Tasks that run elsewhere (Ray, Slurm, a local pool): one line per change of state, with the node and the
+    count of queued / running / done / failed. A failure gets its line wherever the task ran."""
+
+    def __init__(self, tasks: bool) -> None:
+        self.tasks = tasks
+        self.states: dict[str, str] = {}
+
+    def on_task(self, name: str, state: str, node: str = "", detail: str = "") -> None:
+        if not self.tasks and state != "failed":  # in this process the bars show the rest
+            return
+        self.states[name] = state
+        counts = {s: sum(1 for v in self.states.values() if v == s) for s in ("queued", "running", "done", "failed")}
+        if state != "queued":
+            where = f" on {node}" if node else ""
+            extra = f": {detail}" if detail else ""
+            console.print(
+                f"{name} {state}{where}{extra}  [{', '.join(f'{n} {s}' for s, n in counts.items())}]",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+class BenchProgress(ProgressDisplay, BenchObserver, TaskLines):
     """One display for the whole bench: trials done of all, the current trial's epochs and steps."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, tasks: bool = False) -> None:
+        ProgressDisplay.__init__(self)
+        TaskLines.__init__(self, tasks)
         self.bench_task = self.epoch_task = self.step_task = None
         self.seconds: float | None = None
 
@@ -255,11 +280,12 @@ class BenchProgress(ProgressDisplay, BenchObserver):
         self.note(f"trial {trial.index + 1}/{len(bench.trials)} done, {status[len('last: ') :]}")
 
 
-class StudyDisplay(ProgressDisplay, StudyObserver):
+class StudyDisplay(ProgressDisplay, StudyObserver, TaskLines):
     """Bars over the architectures, the current one's epochs, and the current epoch's steps."""
 
-    def __init__(self, title: str) -> None:
-        super().__init__()
+    def __init__(self, title: str, tasks: bool = False) -> None:
+        ProgressDisplay.__init__(self)
+        TaskLines.__init__(self, tasks)
         self.title = title
         self.archs = self.epochs = self.steps = None
 

@@ -61,10 +61,11 @@ def list_command() -> None:
         ("evaluator", registry.evaluators),
         ("cost model", registry.cost_models),
         ("data set", registry.datasets),
+        ("launcher", registry.launchers),
     ):
         for name in sorted(entries):
             reg = entries[name]
-            label = f"{name} (default)" if kind == "data set" and reg.cls.default else name
+            label = f"{name} (default)" if kind in ("data set", "launcher") and reg.cls.default else name
             table.add_row(kind, label, reg.plugin, reg.distribution, reg.version)
     for plugin in registry.observers():
         table.add_row("hooks", ", ".join(plugin.hooks), plugin.plugin, plugin.distribution, plugin.version)
@@ -86,10 +87,12 @@ def list_command() -> None:
 @cli.command("config")
 @click.option("--space", default=None, help="Only the engine's keys and this space's (see `nasframe list`).")
 @click.option("--strategy", default=None, help="Only the engine's keys and this strategy's.")
-def config_command(space: str | None, strategy: str | None) -> None:
+@click.option("--launcher", default=None, help="Only the engine's keys and this launcher's (bench and rank).")
+def config_command(space: str | None, strategy: str | None, launcher: str | None) -> None:
     """Print every config key --set accepts: what it takes, its default, and what it does.
 
-    With --space or --strategy, only the engine's, the evaluators' and theirs; without, every installed plugin's.
+    With --space, --strategy or --launcher, only the engine's, the evaluators' and theirs; without, every
+    installed plugin's. Launcher keys (launcher.*) are settings of `nasframe bench` and `nasframe rank`.
     """
     from rich.console import Console
     from rich.table import Table
@@ -99,14 +102,18 @@ def config_command(space: str | None, strategy: str | None) -> None:
 
     registry = get_registry()
     sections = [("engine", "", ENGINE_KEYS)]
-    spaces = [space] if space else (sorted(registry.spaces) if strategy is None else [])
-    strategies = [strategy] if strategy else (sorted(registry.strategies) if space is None else [])
+    only = space or strategy or launcher
+    spaces = [space] if space else ([] if only else sorted(registry.spaces))
+    strategies = [strategy] if strategy else ([] if only else sorted(registry.strategies))
+    launchers = [launcher] if launcher else ([] if only else sorted(registry.launchers))
     for name in spaces:
         sections.append((f"space {name}", "space.", registry.space(name).keys))
     for name in strategies:
         sections.append((f"strategy {name}", "strategy.", registry.strategy(name).keys))
     for name in sorted(registry.evaluators):
         sections.append((f"evaluator {name} (searches)", "evaluator.", registry.evaluator(name).keys))
+    for name in launchers:
+        sections.append((f"launcher {name} (bench, rank)", "launcher.", registry.launcher(name).keys))
     table = Table(title="config keys (--set KEY=VALUE; space.name and strategy.name are chosen by --space/--strategy)")
     for column in ("key", "takes", "default", "what it does"):
         table.add_column(column, overflow="fold")

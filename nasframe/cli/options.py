@@ -74,3 +74,13 @@ def overrides_from(
             out[key] = value
     out.update(parse_sets(sets))
     return out
+
+
+def launcher_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--launcher: where a study's tasks run; its settings are ``--set launcher.KEY=VALUE``."""
+    return click.option(
+        "--launcher",
+        default=None,
+        help="Where the tasks run: local (default; this machine), ray, slurm or a plugin's (`nasframe list`); "
+        "its settings are --set launcher.KEY=VALUE (`nasframe config --launcher NAME`).",
+    )(f)

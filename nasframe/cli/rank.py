@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nasframe.cli.group import cli
-from nasframe.cli.options import overrides_from
+from nasframe.cli.options import launcher_option, overrides_from
 from nasframe.config import PRESETS
 from nasframe.studies import RANK_EVALUATORS
 
@@ -59,6 +59,7 @@ from nasframe.studies import RANK_EVALUATORS
     metavar="KEY=VALUE",
     help="Override any config key (see OUT/study.json), e.g. --set data.limit=200.",
 )
+@launcher_option
 def rank(
     space: str | None,
     samples: int,
@@ -72,12 +73,14 @@ def rank(
     preset: str,
     out: str | None,
     sets: tuple[str, ...],
+    launcher: str | None,
 ) -> None:
     """Performance-ranking study: train sampled architectures, Kendall τ of each epoch's ranking vs the final one.
 
     Validation accuracy comes from the held-out validation part of the training set, never the test
     set. Writes OUT/rank.jsonl, OUT/tau.json and OUT/rank.png (with matplotlib); each architecture
-    trains in a resumable run directory, so rerunning the same command continues the study.
+    trains in a resumable run directory, so rerunning the same command continues the study (whichever
+    launcher ran it). With --launcher ray or slurm, --out must be on a file system every node mounts.
     """
     from rich.console import Console
 
@@ -87,6 +90,7 @@ def rank(
     from nasframe.registry import get_registry
     from nasframe.storage.lock import hold
     from nasframe.storage.run_directory import default_out
+    from nasframe.studies.launching import check_shared, make_launcher, split_launcher_sets
     from nasframe.studies.rank import (
         PLOT_FILE,
         PLOT_HINT,
@@ -100,14 +104,20 @@ def rank(
     )
     from nasframe.studies.rank_report import rank_report
 
-    overrides = overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
+    overrides, launcher_sets = split_launcher_sets(
+        overrides_from(dataset, data_dir, epochs, batch_size, seed, device, sets)
+    )
     registry = get_registry()
     space = registry.space(space).name
     path = Path(out) if out else default_out("rank", space, None)
+    where = make_launcher(launcher, launcher_sets, path, registry)
+    check_shared(where, path, lambda line: console.print(line, highlight=False))
     with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
         study = open_study(path, space, samples, evaluator, preset, overrides, registry)
-        with StudyDisplay(f"rank {samples} {space} archs ({evaluator})") as display:
-            records = train_study(study, [*display.with_log("architecture")], registry)
+        where.open()  # reach the cluster and check the request before any architecture trains
+        title = f"rank {samples} {space} archs ({evaluator}, {where.name} launcher)"
+        with StudyDisplay(title, tasks=not where.in_process) as display:
+            records = train_study(study, [*display.with_log("architecture")], registry, where)
         tau = write_results(study, records, registry)
     stdout = Console()
     print_report(rank_report(study.out))

@@ -41,6 +41,11 @@ def register_datasets(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_launchers(register: Callable[[type], None]) -> None:
+    """Call ``register(LauncherSubclass)`` for every launcher (where a study's tasks run) the plugin provides."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``nasframe`` command group."""
 

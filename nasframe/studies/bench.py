@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import gc
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -42,11 +43,13 @@ from nasframe.config import PRESETS, config_difference, is_portable, resolve
 from nasframe.engine.device import resolve_device
 from nasframe.engine.loop import Observer, Run
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
+from nasframe.interfaces.launcher import Launcher, Outcome
 from nasframe.registry import Registry, get_registry
 from nasframe.storage import readers
 from nasframe.storage.atomic import write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies.comparison import DECISION_MEANS
+from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, make_launcher
 from nasframe.studies.protocol import protocol_record, versions
 
 BENCH_FILE = "bench.json"
@@ -274,6 +277,8 @@ class Bench:
         if spec.retrain_epochs:  # a bad --retrain-set fails now, not after the searches
             self.retrain_config(spec.seeds[0])
         self.results_path = self.out / RESULTS_FILE
+        self.failed: list[Outcome] = []
+        """The outcomes of the trials that failed in the last :meth:`execute`."""
         self.bench_path = self.out / BENCH_FILE
 
     # -- settings -------------------------------------------------------------------------------
@@ -349,35 +354,49 @@ class Bench:
         write_json_atomic(self.bench_path, self.record())
 
     # -- running --------------------------------------------------------------------------------
-    def execute(self, observers: Iterable[Observer] = (), devices: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Run every unfinished trial (resuming an interrupted one); returns results.jsonl's rows.
+    def execute(self, observers: Iterable[Observer] = (), launcher: Launcher | None = None) -> list[dict[str, Any]]:
+        """Run every unfinished trial on ``launcher`` (default: one by one in this process), resuming an
+        interrupted one; returns results.jsonl's rows. A failed trial does not stop the others: its outcome
+        is in :attr:`failed`, and rerunning the bench retries it.
 
-        With two or more ``devices`` the trials run in parallel, one process per device; every trial
-        is independent and seeded, so the rows are those of running them one after another.
+        Whatever the launcher, every trial is independent and seeded, so the rows are those of running
+        them one after another here; each finished row goes to results.jsonl as it arrives.
         """
         observers = list(observers)
         bench_obs = [o for o in observers if isinstance(o, BenchObserver)]
         self.check_out()
+        launcher = launcher or make_launcher(None, {}, self.out, self.registry)
         done = {(r.get("strategy"), r.get("seed")): r for r in read_results(self.results_path)}
         pending = [t for t in self.trials if t.key not in done]
+        self.note_launch(launcher)
         for obs in bench_obs:
             obs.on_bench_start(self, len(pending))
-        if len(devices) > 1:
-            return self._execute_parallel(pending, done, devices, bench_obs)
         for trial in self.trials:
             if trial.key in done:
                 for obs in bench_obs:
                     obs.on_trial_end(self, trial, done[trial.key], True)
-                continue
-            try:
-                row = self.run_trial(trial, observers, bench_obs)
-            except Interrupted:
-                raise Interrupted(
-                    f"interrupted in trial {trial.name}; {self.out} keeps the finished trials and this "
-                    f"trial's last checkpoint. Continue with the same command and --out {self.out}"
-                ) from None
-            self._record(trial, row, done, bench_obs)
+        tasks = [StudyTask(t.name, str(self.out), TrialWork(self.spec, str(self.out), t.index)) for t in pending]
+        by_name = {t.name: t for t in pending}
+        try:
+            self.failed = drive(
+                launcher,
+                tasks,
+                self.out,
+                observers,
+                lambda task, row: self._record(by_name[task.name], row, done, bench_obs),
+            )
+        except TasksInterrupted as exc:
+            raise Interrupted(
+                f"interrupted in trial {', '.join(exc.started) or '(none started)'}; {self.out} keeps the finished "
+                f"trials and the last checkpoint of each unfinished one. Continue with the same command and --out {self.out}"
+            ) from None
         return self._end(done, bench_obs)
+
+    def note_launch(self, launcher: Launcher) -> None:
+        """bench.json's protocol notes each launch: which launcher ran (or resumed) the bench, with its settings."""
+        record = read_bench(self.out)
+        record.setdefault("launches", []).append({**launcher.record(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        write_json_atomic(self.bench_path, record)
 
     def _record(
         self,
@@ -399,33 +418,6 @@ class Bench:
         for obs in bench_obs:
             obs.on_bench_end(self, rows)
         return rows
-
-    def _execute_parallel(
-        self,
-        pending: list[Trial],
-        done: dict[tuple[str, int], dict[str, Any]],
-        devices: Sequence[str],
-        bench_obs: Sequence[BenchObserver],
-    ) -> list[dict[str, Any]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        for device in devices:
-            resolve_device(device)  # a bad device name fails before any process starts
-        context = multiprocessing.get_context("spawn")
-        free = context.Queue()
-        for device in devices:
-            free.put(device)
-        with ProcessPoolExecutor(
-            len(devices), mp_context=context, initializer=_claim_device, initargs=(free, len(devices))
-        ) as pool:
-            futures = {pool.submit(_run_trial_on_claimed_device, self.spec, str(self.out), t.index): t for t in pending}
-            for obs in bench_obs:
-                for trial in pending:
-                    obs.on_trial_start(self, trial, "search")
-            for future in as_completed(futures):
-                self._record(futures[future], future.result(), done, bench_obs)
-        return self._end(done, bench_obs)
 
     def ordered(self, done: Mapping[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
         return [done[t.key] for t in self.trials if t.key in done]
@@ -451,7 +443,7 @@ class Bench:
         retrain = None
         if self.spec.retrain_epochs:
             retrain = self.retrain(trial, summary["arch"], observers, bench_obs)
-        return trial_row(trial, summary, retrain, self.out)
+        return {**trial_row(trial, summary, retrain, self.out), "device": str(device)}
 
     def retrain(
         self, trial: Trial, arch_json: dict[str, Any], observers: Sequence[Observer], bench_obs: Sequence[BenchObserver]
@@ -468,26 +460,20 @@ class Bench:
         return Run(TrainJob(config, self.registry), rundir, observers).execute(resume=rundir.config.exists())
 
 
-_claimed_device: str | None = None
+@dataclass(frozen=True)
+class TrialWork:
+    """One trial as picklable work for a launcher: the bench is rebuilt from its spec wherever it runs."""
 
+    spec: BenchSpec
+    out: str
+    index: int
 
-def _claim_device(free: Any, workers: int) -> None:
-    """Worker initializer: take one device for the worker's lifetime and a fair share of the CPU threads."""
-    import os
-
-    global _claimed_device
-    _claimed_device = free.get()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-
-
-def _run_trial_on_claimed_device(spec: BenchSpec, out: str, index: int) -> dict[str, Any]:
-    """One trial in a worker process, on the worker's device (the device is no part of a run's identity)."""
-    bench = Bench(spec, out)
-    assert _claimed_device is not None
-    bench.shared_config["device"] = _claimed_device
-    trial = bench.trials[index]
-    trial.config["device"] = _claimed_device
-    return bench.run_trial(trial, [], [])
+    def __call__(self, observers: Sequence[Observer] = (), device: str | None = None) -> dict[str, Any]:
+        bench = Bench(self.spec, self.out)
+        trial = bench.trials[self.index]
+        if device is not None:  # a pool worker's own device: no part of the trial's identity
+            bench.shared_config["device"] = trial.config["device"] = device
+        return bench.run_trial(trial, observers, [o for o in observers if isinstance(o, BenchObserver)])
 
 
 def trial_row(trial: Trial, summary: Mapping[str, Any], retrain: Mapping[str, Any] | None, out: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,6 +33,7 @@ from nasframe.engine.loop import Job, Observer, Progress, Run, stream_seed
 from nasframe.engine.search import SupernetJob
 from nasframe.engine.training import TrainJob
 from nasframe.interfaces.errors import Interrupted, NasframeError
+from nasframe.interfaces.launcher import Launcher
 from nasframe.measure.memory import peak_memory_bytes
 from nasframe.measure.rank_correlation import PAPER_MEAN_TAU, epoch_taus, kendall_tau_b, mean_tau, p_tau
 from nasframe.registry import Registry, get_registry
@@ -40,6 +42,7 @@ from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl
 from nasframe.storage.lock import LOCK_FILE
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies import RANK_EVALUATORS
+from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, failure_message, make_launcher
 
 STUDY_FILE = "study.json"
 RANK_FILE = "rank.jsonl"
@@ -205,7 +208,8 @@ def open_study(
     if path.exists():
         saved = readers.read_object(path, "ranking study record")
         diff = config_difference(
-            {k: v for k, v in saved.items() if k != "config"}, {k: v for k, v in study.record.items() if k != "config"}
+            {k: v for k, v in saved.items() if k not in ("config", "launches")},
+            {k: v for k, v in study.record.items() if k != "config"},
         )
         if run_hash(saved.get("config", {})) != run_hash(config):
             diff += config_difference(saved.get("config", {}), config)
@@ -226,61 +230,117 @@ def open_study(
     return study
 
 
-def train_study(
-    study: Study, observers: Sequence[Observer] = (), registry: Registry | None = None
-) -> list[dict[str, Any]]:
-    """Train (or finish training) every architecture; rank.jsonl's records, in sample order (not yet written)."""
-    registry = registry or get_registry()
-    observers = list(observers)
+@dataclass(frozen=True)
+class ArchWork:
+    """One architecture's training (``index``), or the shared supernet's (``index`` None), as picklable work for a
+    launcher; it returns the architecture's rank.jsonl records."""
 
-    def announce(index: int, total: int, finished: bool) -> None:
+    study: Study
+    index: int | None
+
+    def __call__(self, observers: Sequence[Observer] = (), device: str | None = None) -> dict[str, Any]:
+        registry = get_registry()
+        study = self.study
+        config = copy.deepcopy(study.config)
+        if device is not None:  # a pool worker's own device: no part of the study's identity
+            config["device"] = device
         for obs in observers:
             if isinstance(obs, StudyObserver):
-                obs.on_arch_start(index, total, finished)
+                obs.on_arch_start(self.index or 0, len(study.archs) if self.index is not None else 1, False)
+        if self.index is None:
+            config["archs"] = study.archs
+            job: Job = SupernetRankJob(config, registry)
+            rundir = study.supernet_dir
+        else:
+            config["arch"] = study.archs[self.index]
+            job = ValTrainJob(config, registry)
+            rundir = study.arch_dir(self.index)
+        Run(job, rundir, observers).execute(resume=rundir.holds_run())
+        return {"records": arch_records(study, self.index)}
 
-    def execute(job: Job, rundir: RunDir) -> dict[str, Any]:
-        try:
-            return Run(job, rundir, observers).execute(resume=rundir.holds_run())
-        except Interrupted:
-            raise Interrupted(
-                f"interrupted; {study.out} keeps every finished architecture and the last checkpoint of "
-                f"{rundir.path.relative_to(study.out)}. Continue with the same command and --out {study.out}"
-            ) from None
 
-    records = []
-    if study.evaluator == "scratch":
-        for i, arch in enumerate(study.archs):
-            rundir = study.arch_dir(i)
-            announce(i, len(study.archs), rundir.is_finished())
-            config = copy.deepcopy(study.config)
-            config["arch"] = arch
-            summary = execute(ValTrainJob(config, registry), rundir)
-            events = rundir.read_events()
-            record = {
-                "index": i,
-                "arch": arch,
-                "val_accuracy": [e["val_accuracy"] for e in events],
-                "val_loss": [e["val_loss"] for e in events],
-            }
-            record.update({k: summary[k] for k in ("params", "flops") if k in summary})
-            records.append(record)
-    else:
-        rundir = study.supernet_dir
-        announce(0, 1, rundir.is_finished())
-        config = copy.deepcopy(study.config)
-        config["archs"] = study.archs
-        execute(SupernetRankJob(config, registry), rundir)
+def arch_records(study: Study, index: int | None) -> list[dict[str, Any]]:
+    """rank.jsonl's records of a trained architecture (``index``) or of every one (the supernet, ``index`` None)."""
+    if index is not None:
+        rundir = study.arch_dir(index)
         events = rundir.read_events()
-        for i, arch in enumerate(study.archs):
-            records.append(
-                {
-                    "index": i,
-                    "arch": arch,
-                    "val_accuracy": [e["val_accuracy"][i] for e in events],
-                    "val_loss": [e["val_loss"][i] for e in events],
-                }
-            )
-    return records
+        record = {
+            "index": index,
+            "arch": study.archs[index],
+            "val_accuracy": [e["val_accuracy"] for e in events],
+            "val_loss": [e["val_loss"] for e in events],
+        }
+        summary = rundir.read_summary()
+        record.update({k: summary[k] for k in ("params", "flops") if k in summary})
+        return [record]
+    events = study.supernet_dir.read_events()
+    return [
+        {
+            "index": i,
+            "arch": arch,
+            "val_accuracy": [e["val_accuracy"][i] for e in events],
+            "val_loss": [e["val_loss"][i] for e in events],
+        }
+        for i, arch in enumerate(study.archs)
+    ]
+
+
+def train_study(
+    study: Study,
+    observers: Sequence[Observer] = (),
+    registry: Registry | None = None,
+    launcher: Launcher | None = None,
+) -> list[dict[str, Any]]:
+    """Train (or finish training) every architecture on ``launcher`` (default: one by one in this process);
+    rank.jsonl's records in sample order (not yet written). A failed architecture does not stop the others;
+    the study then ends with one line naming the failures and their logs (a rerun retries them)."""
+    registry = registry or get_registry()
+    observers = list(observers)
+    launcher = launcher or make_launcher(None, {}, study.out, registry)
+    note_launch(study, launcher)
+    units: list[int | None] = list(range(len(study.archs))) if study.evaluator == "scratch" else [None]
+    records: dict[int | None, list[dict[str, Any]]] = {}
+    tasks = []
+    for index in units:
+        rundir = study.arch_dir(index) if index is not None else study.supernet_dir
+        if rundir.is_finished():
+            records[index] = arch_records(study, index)
+            for obs in observers:
+                if isinstance(obs, StudyObserver):
+                    obs.on_arch_start(index or 0, len(units), True)
+            continue
+        name = f"arch-{index}" if index is not None else "supernet"
+        tasks.append(StudyTask(name, str(study.out), ArchWork(study, index)))
+    units_of = {t.name: t.work.index for t in tasks}  # type: ignore[attr-defined]
+    try:
+        failed = drive(
+            launcher,
+            tasks,
+            study.out,
+            observers,
+            lambda task, row: records.__setitem__(units_of[task.name], row["records"]),
+        )
+    except TasksInterrupted as exc:
+        dirs = [
+            str(study.arch_dir(units_of[n]).path if units_of[n] is not None else study.supernet_dir.path)
+            for n in exc.started
+        ]
+        kept = ", ".join(str(Path(d).relative_to(study.out)) for d in dirs) or "the unfinished ones"
+        raise Interrupted(
+            f"interrupted; {study.out} keeps every finished architecture and the last checkpoint of {kept}. "
+            f"Continue with the same command and --out {study.out}"
+        ) from None
+    if failed:
+        raise NasframeError(failure_message(failed, len(tasks), "architectures", study.out))
+    return [r for index in units for r in records[index]]
+
+
+def note_launch(study: Study, launcher: Launcher) -> None:
+    """study.json notes each launch: which launcher ran (or resumed) the study, with its settings."""
+    path = study.out / STUDY_FILE
+    saved = readers.read_object(path, "ranking study record")
+    saved.setdefault("launches", []).append({**launcher.record(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    write_json_atomic(path, saved)
 
 
 def _finite(value: float) -> float | None:
