@@ -115,7 +115,7 @@ def bench(
     from nasframe.registry import get_registry
     from nasframe.storage.lock import hold
     from nasframe.studies.bench import Bench, BenchSpec, parse_names, parse_seeds, read_bench
-    from nasframe.studies.launching import check_shared, failure_message, make_launcher, split_launcher_sets
+    from nasframe.studies.launching import failure_message, make_launcher, open_launcher, split_launcher_sets
     from nasframe.studies.report import bench_report
 
     space = get_registry().space(space).name
@@ -142,10 +142,9 @@ def bench(
     path = Path(out) if out else Path("runs") / f"bench-{space}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     runner = Bench(spec, path)
     where = make_launcher(launcher, launcher_sets, path)
-    check_shared(where, path, lambda line: console.print(line, highlight=False))
     with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
         runner.check_out()  # refuse another bench's directory before showing anything
-        where.open()  # reach the cluster and check the request before any trial starts
+        open_launcher(where, path, lambda line: console.print(line, highlight=False))  # before any trial starts
         console.print(f"bench of {len(runner.trials)} trials in {path} ({where.name} launcher)", highlight=False)
         with BenchProgress(tasks=not where.in_process) as display:
             rows = runner.execute([*display.with_log("trial")], where)

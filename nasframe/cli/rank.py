@@ -90,7 +90,7 @@ def rank(
     from nasframe.registry import get_registry
     from nasframe.storage.lock import hold
     from nasframe.storage.run_directory import default_out
-    from nasframe.studies.launching import check_shared, make_launcher, split_launcher_sets
+    from nasframe.studies.launching import make_launcher, open_launcher, split_launcher_sets
     from nasframe.studies.rank import (
         PLOT_FILE,
         PLOT_HINT,
@@ -111,10 +111,9 @@ def rank(
     space = registry.space(space).name
     path = Path(out) if out else default_out("rank", space, None)
     where = make_launcher(launcher, launcher_sets, path, registry)
-    check_shared(where, path, lambda line: console.print(line, highlight=False))
     with hold(path), stop_signals_as_interrupts():  # one process per --out; SIGTERM stops it as Ctrl-C does
         study = open_study(path, space, samples, evaluator, preset, overrides, registry)
-        where.open()  # reach the cluster and check the request before any architecture trains
+        open_launcher(where, path, lambda line: console.print(line, highlight=False))  # before any arch trains
         title = f"rank {samples} {space} archs ({evaluator}, {where.name} launcher)"
         with StudyDisplay(title, tasks=not where.in_process) as display:
             records = train_study(study, [*display.with_log("architecture")], registry, where)

@@ -112,6 +112,16 @@ def check_shared(launcher: Launcher, out: Path, warn: Callable[[str], None]) -> 
     )
 
 
+def open_launcher(launcher: Launcher, out: Path, warn: Callable[[str], None]) -> None:
+    """Connect the launcher and check its request and the study folder, before any task starts."""
+    launcher.open()
+    try:
+        check_shared(launcher, out, warn)
+    except BaseException:
+        launcher.close(cancel=True)
+        raise
+
+
 @dataclass
 class StudyTask:
     """A study task as a launcher sees it: a name, and a picklable ``work(observers, device) -> row``.

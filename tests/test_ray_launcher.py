@@ -1,0 +1,205 @@
+"""``--launcher ray`` on a real two-node Ray cluster on this machine (Ray's own ``Cluster`` test helper: a head
+raylet and a worker raylet, CPU only): the same rows as ``--launcher local``, also when the worker node is killed
+in the middle of a trial, for ``bench`` and ``rank``."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from nasframe.cli import _load_commands, cli
+from nasframe.testing import install_plugin
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+_load_commands()
+
+SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
+PAUSE = "NASFRAME_TEST_PAUSE_DIR"
+_PAUSER = """
+import os, pathlib, time
+import nasframe
+
+@nasframe.hookimpl
+def on_epoch_end(run, epoch, metrics):
+    # the first run to checkpoint its first epoch while the marker is absent stops here until its node is killed
+    marker = pathlib.Path(os.environ.get("NASFRAME_TEST_PAUSE_DIR", "/nonexistent")) / "paused"
+    if epoch == 0 and marker.parent.is_dir() and not marker.exists():
+        marker.write_text(str(run.path))
+        time.sleep(600)
+"""
+
+
+class TwoNodes:
+    """A head raylet with no CPU for tasks and one worker raylet with one CPU: every task runs on the worker."""
+
+    def __init__(self, root):
+        self.pause_dir = root / "pause"
+        plugins = install_plugin(root / "plugins", "pauser", {"pauser": "pauser_plugin"}, {"pauser_plugin": _PAUSER})
+        os.environ[PAUSE] = str(self.pause_dir)  # the raylets and their workers inherit these
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))
+        self.cluster = Cluster(
+            initialize_head=True,
+            head_node_args={
+                "num_cpus": 0,
+                "include_dashboard": False,
+                "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2},
+            },
+        )
+        self.worker = self.cluster.add_node(num_cpus=1)
+        self.cluster.wait_for_nodes()
+
+    @property
+    def address(self):
+        return self.cluster.address
+
+    def arm(self):
+        """The next run to finish its first epoch on the cluster pauses (see ``kill_paused_worker``)."""
+        self.pause_dir.mkdir(exist_ok=True)
+        (self.pause_dir / "paused").unlink(missing_ok=True)
+
+    def kill_paused_worker(self, driver, deadline=300):
+        """Wait for the paused run, then start a fresh worker node and SIGKILL the paused one with its tasks."""
+        marker = self.pause_dir / "paused"
+        end = time.monotonic() + deadline
+        while not marker.exists():
+            assert driver.poll() is None, driver.communicate()[0]
+            assert time.monotonic() < end, "no run paused on the cluster"
+            time.sleep(0.2)
+        fresh = self.cluster.add_node(num_cpus=1)
+        self.cluster.remove_node(self.worker, allow_graceful=False)
+        self.worker = fresh
+        return marker.read_text()
+
+    def shutdown(self):
+        self.cluster.shutdown()
+        os.environ.pop(PAUSE, None)
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    cluster = TwoNodes(tmp_path_factory.mktemp("ray"))
+    yield cluster
+    cluster.shutdown()
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def driver(*args):
+    """The study command in its own process, as a user runs it (the test kills nodes meanwhile)."""
+    env = {k: v for k, v in os.environ.items() if k != PAUSE}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nasframe", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def finish(process, timeout=420):
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output
+    return output
+
+
+def rows(out, name="results.jsonl"):
+    return [json.loads(line) for line in (out / name).read_text().splitlines()]
+
+
+def science(row):
+    """What must not depend on where a trial ran: its architecture and accuracies (not its timings or node)."""
+    return (row["strategy"], row["seed"], row["arch"], row["val_accuracy"], row["val_loss"], row["epochs"])
+
+
+def bench_args(out, cifar_dir, *extra):
+    return [
+        "bench",
+        "--strategies",
+        "random,mdenas",
+        "--space",
+        "darts",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "2",
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        *SMALL,
+        *extra,
+    ]
+
+
+def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_rows(nodes, cifar_dir, tmp_path):
+    local = tmp_path / "local"
+    assert invoke(*bench_args(local, cifar_dir, "--launcher", "local")).exit_code == 0
+    nodes.arm()
+    out = tmp_path / "ray"
+    process = driver(*bench_args(out, cifar_dir, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
+    paused = nodes.kill_paused_worker(process)
+    output = finish(process)
+    assert [science(r) for r in rows(out)] == [science(r) for r in rows(local)]
+    assert "running on" in output and "done" in output  # one line per change, with the node
+    placement = json.loads((out / "placement" / f"{os.path.basename(paused)}.json").read_text())
+    assert placement["attempt"] == 2 and placement["launcher"] == "ray"  # the killed trial ran again, and resumed:
+    events = [json.loads(line) for line in open(os.path.join(paused, "events.jsonl"))]
+    assert [e["epoch"] for e in events] == [0, 1]  # epoch 0 was not trained twice
+    launches = json.loads((out / "bench.json").read_text())["launches"]
+    assert [launch["name"] for launch in launches] == ["ray"] and launches[0]["address"] == nodes.address
+    assert {r["device"] for r in rows(out)} == {"cpu"} and all(r["node"] for r in rows(out))
+
+
+def test_rank_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_records(nodes, cifar_dir, tmp_path):
+    def rank_args(out, *extra):
+        return [
+            "rank",
+            "--space",
+            "darts",
+            "--samples",
+            "3",
+            "--epochs",
+            "2",
+            "--preset",
+            "tiny",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--data-dir",
+            cifar_dir,
+            "--out",
+            out,
+            "--set",
+            "data.limit=128",
+            "--set",
+            "train.batch_size=32",
+            *extra,
+        ]
+
+    local = tmp_path / "local"
+    assert invoke(*rank_args(local)).exit_code == 0
+    nodes.arm()
+    out = tmp_path / "ray"
+    process = driver(*rank_args(out, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
+    nodes.kill_paused_worker(process)
+    finish(process)
+    assert rows(out, "rank.jsonl") == rows(local, "rank.jsonl")
+    assert json.loads((out / "tau.json").read_text()) == json.loads((local / "tau.json").read_text())
+
+
+def test_a_request_no_ray_node_can_meet_is_one_line_before_any_trial(nodes, cifar_dir, tmp_path):
+    out = tmp_path / "bench"
+    args = ["--launcher", "ray", "--set", f"launcher.address={nodes.address}", "--set", "launcher.cpus_per_trial=64"]
+    result = invoke(*bench_args(out, cifar_dir, *args))
+    assert result.exit_code == 1
+    assert "no node of the Ray cluster can run a task of 64 CPUs" in result.output
+    assert "Traceback" not in result.output and not (out / "trials").exists()
