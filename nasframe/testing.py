@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -203,6 +204,44 @@ def install_killer(root: Path) -> Path:
     """A plugin that SIGKILLs its own process once epoch ``$KILL_AFTER_EPOCH`` (1-based) is checkpointed: put the
     returned folder on a subprocess's PYTHONPATH to test that a killed run resumes to the uninterrupted result."""
     return install_plugin(root, "killer", {"killer": "killer_plugin"}, {"killer_plugin": _KILLER})
+
+
+PAUSE_DIR = "NASFRAME_TEST_PAUSE_DIR"
+"""The environment variable ``install_pauser``'s plugin reads: the folder of its marker file ``paused``."""
+
+_PAUSER = """
+import os, pathlib, time
+import nasframe
+
+@nasframe.hookimpl
+def on_epoch_end(run, epoch, metrics):
+    marker = pathlib.Path(os.environ.get("NASFRAME_TEST_PAUSE_DIR", "/nonexistent")) / "paused"
+    if epoch == 0 and marker.parent.is_dir() and not marker.exists():
+        marker.write_text(str(run.path))
+        time.sleep(600)
+"""
+
+
+def install_pauser(root: Path) -> Path:
+    """A plugin that stops the first run to checkpoint its first epoch (while ``$NASFRAME_TEST_PAUSE_DIR/paused``
+    is absent: it writes the run's folder there and sleeps), so that a test can kill or preempt the node, job or
+    process it runs in at a known point. Put the returned folder on PYTHONPATH of the processes that train."""
+    return install_plugin(root, "pauser", {"pauser": "pauser_plugin"}, {"pauser_plugin": _PAUSER})
+
+
+def wait_for_pause(pause_dir: Path, driver: Any, deadline: float = 300) -> Path:
+    """The folder of the run ``install_pauser``'s plugin stopped, once it stopped; fails if ``driver`` (a Popen of the
+    study command) ends first or nothing pauses in time."""
+    marker = Path(pause_dir) / "paused"
+    end = time.monotonic() + deadline
+    while not marker.exists():
+        if driver.poll() is not None:
+            raise AssertionError(f"the study ended before any run paused:\n{driver.communicate()[0]}")
+        if time.monotonic() > end:
+            raise AssertionError("no run paused")
+        time.sleep(0.2)
+    time.sleep(0.2)  # the marker is written before the sleep starts
+    return Path(marker.read_text())
 
 
 class plugin_path:

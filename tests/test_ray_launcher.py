@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
 
 from nasframe.cli import _load_commands, cli
-from nasframe.testing import install_plugin
+from nasframe.testing import PAUSE_DIR, install_pauser, wait_for_pause
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -20,19 +19,6 @@ from ray.cluster_utils import Cluster  # noqa: E402
 _load_commands()
 
 SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
-PAUSE = "NASFRAME_TEST_PAUSE_DIR"
-_PAUSER = """
-import os, pathlib, time
-import nasframe
-
-@nasframe.hookimpl
-def on_epoch_end(run, epoch, metrics):
-    # the first run to checkpoint its first epoch while the marker is absent stops here until its node is killed
-    marker = pathlib.Path(os.environ.get("NASFRAME_TEST_PAUSE_DIR", "/nonexistent")) / "paused"
-    if epoch == 0 and marker.parent.is_dir() and not marker.exists():
-        marker.write_text(str(run.path))
-        time.sleep(600)
-"""
 
 
 class TwoNodes:
@@ -40,8 +26,8 @@ class TwoNodes:
 
     def __init__(self, root):
         self.pause_dir = root / "pause"
-        plugins = install_plugin(root / "plugins", "pauser", {"pauser": "pauser_plugin"}, {"pauser_plugin": _PAUSER})
-        os.environ[PAUSE] = str(self.pause_dir)  # the raylets and their workers inherit these
+        plugins = install_pauser(root / "plugins")
+        os.environ[PAUSE_DIR] = str(self.pause_dir)  # the raylets and their workers inherit these
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))
         self.cluster = Cluster(
             initialize_head=True,
@@ -63,22 +49,17 @@ class TwoNodes:
         self.pause_dir.mkdir(exist_ok=True)
         (self.pause_dir / "paused").unlink(missing_ok=True)
 
-    def kill_paused_worker(self, driver, deadline=300):
+    def kill_paused_worker(self, driver):
         """Wait for the paused run, then start a fresh worker node and SIGKILL the paused one with its tasks."""
-        marker = self.pause_dir / "paused"
-        end = time.monotonic() + deadline
-        while not marker.exists():
-            assert driver.poll() is None, driver.communicate()[0]
-            assert time.monotonic() < end, "no run paused on the cluster"
-            time.sleep(0.2)
+        paused = wait_for_pause(self.pause_dir, driver)
         fresh = self.cluster.add_node(num_cpus=1)
         self.cluster.remove_node(self.worker, allow_graceful=False)
         self.worker = fresh
-        return marker.read_text()
+        return paused
 
     def shutdown(self):
         self.cluster.shutdown()
-        os.environ.pop(PAUSE, None)
+        os.environ.pop(PAUSE_DIR, None)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +75,7 @@ def invoke(*args):
 
 def driver(*args):
     """The study command in its own process, as a user runs it (the test kills nodes meanwhile)."""
-    env = {k: v for k, v in os.environ.items() if k != PAUSE}
+    env = {k: v for k, v in os.environ.items() if k != PAUSE_DIR}
     return subprocess.Popen(
         [sys.executable, "-m", "nasframe", *map(str, args)],
         stdout=subprocess.PIPE,
@@ -149,9 +130,9 @@ def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_row
     output = finish(process)
     assert [science(r) for r in rows(out)] == [science(r) for r in rows(local)]
     assert "running on" in output and "done" in output  # one line per change, with the node
-    placement = json.loads((out / "placement" / f"{os.path.basename(paused)}.json").read_text())
+    placement = json.loads((out / "placement" / f"{paused.name}.json").read_text())
     assert placement["attempt"] == 2 and placement["launcher"] == "ray"  # the killed trial ran again, and resumed:
-    events = [json.loads(line) for line in open(os.path.join(paused, "events.jsonl"))]
+    events = [json.loads(line) for line in (paused / "events.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in events] == [0, 1]  # epoch 0 was not trained twice
     launches = json.loads((out / "bench.json").read_text())["launches"]
     assert [launch["name"] for launch in launches] == ["ray"] and launches[0]["address"] == nodes.address

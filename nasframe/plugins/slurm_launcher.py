@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import nasframe
@@ -144,7 +143,10 @@ class SlurmLauncher(nasframe.Launcher):
 
         try:
             with self.executor.batch():  # one job array (where the executor supports it)
-                jobs = [(self.executor.submit(Requeueable(task)), task) for task in tasks]
+                jobs = [
+                    (self.executor.submit(Requeueable(task, int(self.settings["cpus_per_trial"]))), task)
+                    for task in tasks
+                ]
         except (FailedJobError, FailedSubmissionError, OSError) as exc:
             raise nasframe.NasframeError(f"sbatch refused the study's jobs: {first_line(exc)}") from None
         self.jobs.update(jobs)
@@ -191,25 +193,25 @@ class Requeueable:
     """A task as a submitit job: on preemption or timeout submitit calls ``checkpoint`` and requeues the same task,
     which resumes from its run directory's last checkpoint."""
 
-    def __init__(self, task: nasframe.Task) -> None:
+    def __init__(self, task: nasframe.Task, threads: int) -> None:
         self.task = task
+        self.threads = threads
 
     def __call__(self) -> nasframe.Outcome:
+        import torch
+
+        torch.set_num_threads(self.threads)  # the CPUs the job asked for, not the node's
         return self.task((), None)
 
     def checkpoint(self) -> Any:
         import submitit
 
-        return submitit.helpers.DelayedSubmission(Requeueable(self.task))
+        return submitit.helpers.DelayedSubmission(Requeueable(self.task, self.threads))
 
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def job_folder(out: Path) -> Path:
-    return Path(out) / JOBS_DIR
 
 
 @nasframe.hookimpl

@@ -1,0 +1,129 @@
+"""``--launcher slurm`` through submitit: real subprocess jobs on submitit's local executor (a preempted job
+requeues and resumes to the uninterrupted row), and the sbatch file a Slurm cluster would get."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from nasframe.cli import _load_commands, cli
+from nasframe.testing import PAUSE_DIR, install_pauser, wait_for_pause
+
+submitit = pytest.importorskip("submitit")
+from submitit.local.local import LocalJobEnvironment  # noqa: E402
+
+from nasframe.plugins.slurm_launcher import SlurmLauncher  # noqa: E402
+from nasframe.studies.launching import make_launcher  # noqa: E402
+
+_load_commands()
+
+SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
+
+
+def bench_args(out, cifar_dir, *extra):
+    return [
+        "bench",
+        "--strategies",
+        "random",
+        "--space",
+        "darts",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "2",
+        "--data-dir",
+        cifar_dir,
+        "--out",
+        out,
+        *SMALL,
+        *extra,
+    ]
+
+
+def rows(out):
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def science(row):
+    return (row["strategy"], row["seed"], row["arch"], row["val_accuracy"], row["val_loss"], row["epochs"])
+
+
+def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeues_and_resumes(cifar_dir, tmp_path):
+    local = tmp_path / "local"
+    result = CliRunner().invoke(cli, [str(a) for a in bench_args(local, cifar_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    plugins = install_pauser(tmp_path / "plugins")
+    env = {
+        **os.environ,
+        PAUSE_DIR: str(pause),
+        "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = tmp_path / "slurm"
+    args = bench_args(
+        out, cifar_dir, "--launcher", "slurm", "--set", "launcher.cluster=local", "--set", "launcher.cpus_per_trial=1"
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "nasframe", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    paused = wait_for_pause(pause, driver)
+    placement = json.loads((out / "placement" / f"{paused.name}.json").read_text())
+    os.kill(placement["pid"], LocalJobEnvironment._usr_sig())  # what Slurm sends a job it preempts
+    output, _ = driver.communicate(timeout=420)
+    assert driver.returncode == 0, output
+    assert [science(r) for r in rows(out)] == [science(r) for r in rows(local)]
+    requeued = json.loads((out / "placement" / f"{paused.name}.json").read_text())
+    assert requeued["attempt"] == 2 and requeued["pid"] != placement["pid"]
+    events = [json.loads(line) for line in (paused / "events.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events] == [0, 1]  # resumed after epoch 0, not retrained from scratch
+    assert "job" in requeued["node"] and (out / "slurm").is_dir()  # submitit's job files live in the study
+    assert json.loads((out / "bench.json").read_text())["launches"][0]["cluster"] == "local"
+
+
+def test_the_sbatch_file_carries_every_requested_resource(tmp_path):
+    launcher = make_launcher(
+        "slurm",
+        {
+            "launcher.partition": "gpu",
+            "launcher.account": "vision-lab",
+            "launcher.time_min": 90,
+            "launcher.cpus_per_trial": 8,
+            "launcher.gpus_per_trial": 2,
+            "launcher.mem_gb": 32,
+            "launcher.sbatch": "--qos=high --constraint=a100 --exclusive",
+        },
+        tmp_path / "study",
+    )
+    assert isinstance(launcher, SlurmLauncher)
+    script = launcher.sbatch_script()
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=vision-lab",
+        "#SBATCH --time=90",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --gpus-per-node=2",
+        "#SBATCH --mem=32768M",
+        "#SBATCH --qos=high",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --exclusive",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --job-name=nasframe-study",
+        "#SBATCH --signal=USR2@120",  # the preemption / time-out signal that checkpoints and requeues
+        f"#SBATCH --output={tmp_path / 'study' / 'slurm'}/%j/%j_0_log.out",
+    ):
+        assert line in script.splitlines(), (line, script)
+
+
+def test_defaults_request_no_gpu_and_no_memory_or_partition(tmp_path):
+    script = make_launcher("slurm", {}, tmp_path / "study").sbatch_script()
+    assert "gpus" not in script and "--partition" not in script and "--mem" not in script
+    assert "#SBATCH --time=240" in script.splitlines() and "#SBATCH --cpus-per-task=4" in script.splitlines()
