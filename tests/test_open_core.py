@@ -52,19 +52,30 @@ def words_in_code(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+SHORTCUTS = {"launcher.devices"}
+"""Launcher keys the core may name: ``bench --devices`` is the local launcher's ``launcher.devices``, kept from before
+launchers were plugins."""
+
+
 def forbidden() -> dict[str, str]:
-    """Every registered space's and data set's name, and every space key as ``space.<key>``, with what it is."""
+    """Every registered space's, data set's and launcher's name (but the default launcher's, ``local``, an everyday
+    word), and every space key as ``space.<key>`` and launcher key as ``launcher.<key>``, with what it is."""
     registry = get_registry()
     names = {name: f"the space {name!r}" for name in registry.spaces}
     names |= {name: f"the data set {name!r}" for name in registry.datasets}
+    names |= {name: f"the launcher {name!r}" for name, reg in registry.launchers.items() if not reg.cls.default}
     for name, reg in registry.spaces.items():
         names |= {f"space.{key.name}": f"a key of the space {name!r}" for key in reg.cls.keys}
+    for name, reg in registry.launchers.items():
+        keys = {f"launcher.{key.name}" for key in reg.cls.keys} - SHORTCUTS
+        names |= {key: f"a key of the launcher {name!r}" for key in keys}
     return names
 
 
-def test_the_list_of_names_covers_the_built_in_spaces_and_data_sets():
+def test_the_list_of_names_covers_the_built_in_spaces_data_sets_and_launchers():
     names = forbidden()
     assert {"darts", "mbconv", "cifar10", "cifar100", "imagenet", "space.layers", "space.width_mult"} <= set(names)
+    assert {"ray", "slurm", "launcher.address", "launcher.partition"} <= set(names)
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))

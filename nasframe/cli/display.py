@@ -218,15 +218,13 @@ class TaskLines(TaskObserver):
         if not self.tasks and state != "failed":  # in this process the bars show the rest
             return
         self.states[name] = state
+        if state == "queued":
+            return
         counts = {s: sum(1 for v in self.states.values() if v == s) for s in ("queued", "running", "done", "failed")}
-        if state != "queued":
-            where = f" on {node}" if node else ""
-            extra = f": {detail}" if detail else ""
-            console.print(
-                f"{name} {state}{where}{extra}  [{', '.join(f'{n} {s}' for s, n in counts.items())}]",
-                highlight=False,
-                soft_wrap=True,
-            )
+        where = f" on {node}" if node else ""
+        extra = f": {detail}" if detail else ""
+        tally = f"  [{', '.join(f'{n} {s}' for s, n in counts.items())}]" if self.tasks else ""
+        console.print(f"{name} {state}{where}{extra}{tally}", highlight=False, soft_wrap=True)
 
 
 class BenchProgress(ProgressDisplay, BenchObserver, TaskLines):

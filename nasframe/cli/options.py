@@ -81,6 +81,6 @@ def launcher_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--launcher",
         default=None,
-        help="Where the tasks run: local (default; this machine), ray, slurm or a plugin's (`nasframe list`); "
-        "its settings are --set launcher.KEY=VALUE (`nasframe config --launcher NAME`).",
+        help="Where the tasks run: a launcher from `nasframe list` (default: local, this machine); its settings "
+        "are --set launcher.KEY=VALUE (`nasframe config --launcher NAME`).",
     )(f)

@@ -97,8 +97,8 @@ def check_shared(launcher: Launcher, out: Path, warn: Callable[[str], None]) -> 
     shared = launcher.shares(out)
     if shared:
         return
-    kind = file_system(out.parent if not out.exists() else out)
-    if kind in NETWORK_FILE_SYSTEMS:
+    kind = file_system(out if out.exists() else out.parent)
+    if kind in NETWORK_FILE_SYSTEMS and shared is None:
         return
     where = f"a node-local file system ({kind})" if kind in LOCAL_FILE_SYSTEMS else "a node-local folder"
     if shared is False or kind in LOCAL_FILE_SYSTEMS:
