@@ -121,7 +121,9 @@ def test_a_failed_trial_does_not_stop_the_others_and_a_rerun_retries_only_it(tmp
         result = bench(out, cifar_dir, seeds="1,0")
     output = " ".join(result.output.split())  # rich wraps long lines
     assert result.exit_code == 1
-    assert re.search(r"random-seed1 failed on \S+: RuntimeError: seed 1 cannot start \(log: \S+random-seed1.log\)", output)
+    assert re.search(
+        r"random-seed1 failed on \S+: RuntimeError: seed 1 cannot start \(log: \S+random-seed1.log\)", output
+    )
     assert "1 of 2 trials failed (random-seed1)" in output and "Traceback" not in output
     assert [r["seed"] for r in _rows(out)] == [0]  # seed 0 ran after seed 1 failed, and its row is kept
     assert "RuntimeError: seed 1 cannot start" in (out / "logs" / "random-seed1.log").read_text()
