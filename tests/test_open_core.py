@@ -68,7 +68,7 @@ def forbidden() -> dict[str, str]:
         names |= {f"space.{key.name}": f"a key of the space {name!r}" for key in reg.cls.keys}
     for name, reg in registry.launchers.items():
         keys = {f"launcher.{key.name}" for key in reg.cls.keys} - SHORTCUTS
-        names |= {key: f"a key of the launcher {name!r}" for key in keys}
+        names |= dict.fromkeys(keys, f"a key of the launcher {name!r}")
     return names
 
 
