@@ -57,6 +57,7 @@ _HOMES = {
         "Supernet",
     ),
     "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
+    "nasframe.interfaces.text": ("first_line",),
     "nasframe.interfaces.world": ("World",),
     "nasframe.storage.loading": ("load_model", "load_run"),
 }
@@ -108,6 +109,7 @@ __all__ = [
     "__version__",
     "default_data_dir",
     "distribution_metrics",
+    "first_line",
     "grads_or_zeros",
     "hookimpl",
     "image_folder_splits",
@@ -167,6 +169,7 @@ if TYPE_CHECKING:
         Supernet,
     )
     from nasframe.interfaces.strategy import Strategy, mean_entropy
+    from nasframe.interfaces.text import first_line
     from nasframe.interfaces.world import World
     from nasframe.storage.loading import load_model, load_run
 

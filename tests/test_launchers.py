@@ -128,11 +128,13 @@ def test_a_failed_trial_does_not_stop_the_others_and_a_rerun_retries_only_it(tmp
     assert [r["seed"] for r in _rows(out)] == [0]  # seed 0 ran after seed 1 failed, and its row is kept
     assert "RuntimeError: seed 1 cannot start" in (out / "logs" / "random-seed1.log").read_text()
     first = _rows(out)[0]
-    result = bench(out, cifar_dir, seeds="1,0")
-    assert result.exit_code == 0, result.output
+    result = bench(out, cifar_dir, "--launcher", "slurm", "--set", "launcher.cluster=local", seeds="1,0")
+    assert result.exit_code == 0, result.output  # the rerun, on another launcher, runs only the failed trial
     rows = _rows(out)
     assert [r["seed"] for r in rows] == [1, 0] and rows[1] == first  # the finished trial was not run again
-    assert [launch["name"] for launch in json.loads((out / "bench.json").read_text())["launches"]] == ["local"] * 2
+    launches = json.loads((out / "bench.json").read_text())["launches"]
+    assert [launch["name"] for launch in launches] == ["local", "slurm"]
+    assert json.loads((out / "placement" / "random-seed1.json").read_text())["attempt"] == 2
 
 
 def _rows(out):

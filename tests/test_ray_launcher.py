@@ -4,11 +4,12 @@ in the middle of a trial, for ``bench`` and ``rank``."""
 
 import json
 import os
-import subprocess
-import sys
 
+import launched_studies
 import pytest
 from click.testing import CliRunner
+from launched_studies import driver, finish, rows, science
+from test_rank_cli import rank_args
 
 from nasframe.cli import _load_commands, cli
 from nasframe.testing import PAUSE_DIR, install_pauser, wait_for_pause
@@ -17,8 +18,6 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 _load_commands()
-
-SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
 
 
 class TwoNodes:
@@ -73,51 +72,8 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def driver(*args):
-    """The study command in its own process, as a user runs it (the test kills nodes meanwhile)."""
-    env = {k: v for k, v in os.environ.items() if k != PAUSE_DIR}
-    return subprocess.Popen(
-        [sys.executable, "-m", "nasframe", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-
-
-def finish(process, timeout=420):
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output
-    return output
-
-
-def rows(out, name="results.jsonl"):
-    return [json.loads(line) for line in (out / name).read_text().splitlines()]
-
-
-def science(row):
-    """What must not depend on where a trial ran: its architecture and accuracies (not its timings or node)."""
-    return (row["strategy"], row["seed"], row["arch"], row["val_accuracy"], row["val_loss"], row["epochs"])
-
-
 def bench_args(out, cifar_dir, *extra):
-    return [
-        "bench",
-        "--strategies",
-        "random,mdenas",
-        "--space",
-        "darts",
-        "--seeds",
-        "0,1",
-        "--epochs",
-        "2",
-        "--data-dir",
-        cifar_dir,
-        "--out",
-        out,
-        *SMALL,
-        *extra,
-    ]
+    return launched_studies.bench_args(out, cifar_dir, "random,mdenas", *extra)
 
 
 def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_rows(nodes, cifar_dir, tmp_path):
@@ -125,7 +81,7 @@ def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_row
     assert invoke(*bench_args(local, cifar_dir, "--launcher", "local")).exit_code == 0
     nodes.arm()
     out = tmp_path / "ray"
-    process = driver(*bench_args(out, cifar_dir, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
+    process = driver(bench_args(out, cifar_dir, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
     paused = nodes.kill_paused_worker(process)
     output = finish(process)
     assert [science(r) for r in rows(out)] == [science(r) for r in rows(local)]
@@ -140,37 +96,11 @@ def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_row
 
 
 def test_rank_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_records(nodes, cifar_dir, tmp_path):
-    def rank_args(out, *extra):
-        return [
-            "rank",
-            "--space",
-            "darts",
-            "--samples",
-            "3",
-            "--epochs",
-            "2",
-            "--preset",
-            "tiny",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-            "--data-dir",
-            cifar_dir,
-            "--out",
-            out,
-            "--set",
-            "data.limit=128",
-            "--set",
-            "train.batch_size=32",
-            *extra,
-        ]
-
     local = tmp_path / "local"
-    assert invoke(*rank_args(local)).exit_code == 0
+    assert invoke(*rank_args(local, cifar_dir)).exit_code == 0
     nodes.arm()
     out = tmp_path / "ray"
-    process = driver(*rank_args(out, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
+    process = driver(rank_args(out, cifar_dir, "--launcher", "ray", "--set", f"launcher.address={nodes.address}"))
     nodes.kill_paused_worker(process)
     finish(process)
     assert rows(out, "rank.jsonl") == rows(local, "rank.jsonl")

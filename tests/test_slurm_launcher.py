@@ -3,11 +3,11 @@ requeues and resumes to the uninterrupted row), and the sbatch file a Slurm clus
 
 import json
 import os
-import subprocess
-import sys
 
+import launched_studies
 import pytest
 from click.testing import CliRunner
+from launched_studies import driver, finish, rows, science
 
 from nasframe.cli import _load_commands, cli
 from nasframe.testing import PAUSE_DIR, install_pauser, wait_for_pause
@@ -20,35 +20,9 @@ from nasframe.studies.launching import make_launcher  # noqa: E402
 
 _load_commands()
 
-SMALL = ["--preset", "tiny", "--set", "data.limit=160", "--set", "train.batch_size=16", "--device", "cpu"]
-
 
 def bench_args(out, cifar_dir, *extra):
-    return [
-        "bench",
-        "--strategies",
-        "random",
-        "--space",
-        "darts",
-        "--seeds",
-        "0,1",
-        "--epochs",
-        "2",
-        "--data-dir",
-        cifar_dir,
-        "--out",
-        out,
-        *SMALL,
-        *extra,
-    ]
-
-
-def rows(out):
-    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-
-
-def science(row):
-    return (row["strategy"], row["seed"], row["arch"], row["val_accuracy"], row["val_loss"], row["epochs"])
+    return launched_studies.bench_args(out, cifar_dir, "random", *extra)
 
 
 def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeues_and_resumes(cifar_dir, tmp_path):
@@ -67,25 +41,22 @@ def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeue
     args = bench_args(
         out, cifar_dir, "--launcher", "slurm", "--set", "launcher.cluster=local", "--set", "launcher.cpus_per_trial=1"
     )
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "nasframe", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    paused = wait_for_pause(pause, driver)
+    process = driver(args, env)
+    paused = wait_for_pause(pause, process)
     placement = json.loads((out / "placement" / f"{paused.name}.json").read_text())
     os.kill(placement["pid"], LocalJobEnvironment._usr_sig())  # what Slurm sends a job it preempts
-    output, _ = driver.communicate(timeout=420)
-    assert driver.returncode == 0, output
-    assert [science(r) for r in rows(out)] == [science(r) for r in rows(local)]
+    finish(process)
+    finished = rows(out)
+    assert [science(r) for r in finished] == [science(r) for r in rows(local)]
     requeued = json.loads((out / "placement" / f"{paused.name}.json").read_text())
     assert requeued["attempt"] == 2 and requeued["pid"] != placement["pid"]
     events = [json.loads(line) for line in (paused / "events.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in events] == [0, 1]  # resumed after epoch 0, not retrained from scratch
     assert "job" in requeued["node"] and (out / "slurm").is_dir()  # submitit's job files live in the study
     assert json.loads((out / "bench.json").read_text())["launches"][0]["cluster"] == "local"
+    again = CliRunner().invoke(cli, [str(a) for a in bench_args(out, cifar_dir, "--launcher", "local")])
+    assert again.exit_code == 0 and rows(out) == finished  # another launcher skips what the first one finished
+    assert [launch["name"] for launch in json.loads((out / "bench.json").read_text())["launches"]] == ["slurm", "local"]
 
 
 def test_the_sbatch_file_carries_every_requested_resource(tmp_path):

@@ -312,6 +312,13 @@ class StudyDisplay(ProgressDisplay, StudyObserver, TaskLines):
         if self.archs is not None:
             self.progress.advance(self.archs)
 
+    def on_task(self, name: str, state: str, node: str = "", detail: str = "") -> None:
+        super().on_task(name, state, node, detail)
+        if self.tasks and state == "done":  # trained elsewhere: no run hooks here, the outcome moves the bar
+            if self.archs is None:
+                self.archs = self.progress.add_task(self.title, total=None, completed=0, status="")
+            self.progress.advance(self.archs)
+
 
 def print_summary(summary: dict[str, Any], path: Path) -> None:
     """The summary in human units; summary.json keeps the raw values."""

@@ -69,7 +69,7 @@ class RayLauncher(nasframe.Launcher):
             )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise nasframe.NasframeError(
-                f"cannot connect to the Ray cluster at {self.address or 'auto'}: {first_line(exc)}"
+                f"cannot connect to the Ray cluster at {self.address or 'auto'}: {nasframe.first_line(exc)}"
             ) from None
         self.connected = True
         cpus, gpus = float(self.settings["cpus_per_trial"]), float(self.settings["gpus_per_trial"])
@@ -120,7 +120,7 @@ class RayLauncher(nasframe.Launcher):
                 outcomes.append(
                     nasframe.Outcome(
                         task.name,
-                        error=f"lost on the Ray cluster after {self.settings['max_retries']} retries: {first_line(exc)}",
+                        error=f"lost on the Ray cluster after {self.settings['max_retries']} retries: {nasframe.first_line(exc)}",
                     )
                 )
         return outcomes
@@ -170,11 +170,6 @@ def probe(address: str) -> None:
             f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): is its head running "
             "(`ray start --head`), and is the address the one it printed?"
         ) from None
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 @nasframe.hookimpl

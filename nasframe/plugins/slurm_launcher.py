@@ -148,7 +148,7 @@ class SlurmLauncher(nasframe.Launcher):
                     for task in tasks
                 ]
         except (FailedJobError, FailedSubmissionError, OSError) as exc:
-            raise nasframe.NasframeError(f"sbatch refused the study's jobs: {first_line(exc)}") from None
+            raise nasframe.NasframeError(f"sbatch refused the study's jobs: {nasframe.first_line(exc)}") from None
         self.jobs.update(jobs)
 
     def wait(self, timeout: float) -> list[nasframe.Outcome]:
@@ -168,7 +168,9 @@ class SlurmLauncher(nasframe.Launcher):
             except Exception as exc:  # the job died, or ran out of requeues: its log says why
                 outcomes.append(
                     nasframe.Outcome(
-                        task.name, error=f"job {job.job_id} ended: {first_line(exc)}", log=str(job.paths.stderr)
+                        task.name,
+                        error=f"job {job.job_id} ended: {nasframe.first_line(exc)}",
+                        log=str(job.paths.stderr),
                     )
                 )
         return outcomes
@@ -207,11 +209,6 @@ class Requeueable:
         import submitit
 
         return submitit.helpers.DelayedSubmission(Requeueable(self.task, self.threads))
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 @nasframe.hookimpl

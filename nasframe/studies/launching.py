@@ -26,7 +26,7 @@ from nasframe.config import Schema
 from nasframe.engine.loop import Observer
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.interfaces.launcher import Launcher, Outcome
-from nasframe.interfaces.text import shorten
+from nasframe.interfaces.text import first_line
 from nasframe.registry import Registry, get_registry
 from nasframe.storage import readers
 from nasframe.storage.atomic import write_atomic, write_json_atomic
@@ -165,11 +165,11 @@ class StudyTask:
         except (Interrupted, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            message = str(exc) if isinstance(exc, NasframeError) else f"{type(exc).__name__}: {exc}"
             self._log(traceback.format_exc())
+            line = first_line(exc)
             return Outcome(
                 self.name,
-                error=shorten(message.splitlines()[0] if message else type(exc).__name__, 300),
+                error=line if isinstance(exc, NasframeError) else f"{type(exc).__name__}: {line}",
                 log=str(self.log_path),
                 node=node,
                 fatal=isinstance(exc, ConfigError),
