@@ -30,20 +30,17 @@ resident set size on CPU (Linux ``/proc/self/clear_refs``), which includes Pytho
 from __future__ import annotations
 
 import copy
-import ctypes
-import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
-
-import torch
 
 from nasframe.config import PRESETS, config_difference, is_portable, resolve
 from nasframe.engine.device import resolve_device
 from nasframe.engine.loop import Observer, Run
 from nasframe.interfaces.errors import ConfigError, Interrupted, NasframeError
 from nasframe.interfaces.launcher import Launcher, Outcome
+from nasframe.measure.memory import reset_peak_memory
 from nasframe.registry import Registry, get_registry
 from nasframe.storage import readers
 from nasframe.storage.atomic import write_json_atomic, write_jsonl_atomic
@@ -61,8 +58,8 @@ EPOCH_CAP = 1_000_000
 """``train.epochs`` under a seconds budget when no epoch count is given: the clock decides."""
 
 DECISION_KEYS = DECISION_MEANS
-"""How decided a strategy's distribution ended: the row keys the report averages (``comparison``)."""
-"""How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``)."""
+"""How decided a trial's final distribution was (the strategy's last metrics, see ``nasframe.distribution_metrics``):
+the row keys the report averages (``comparison``)."""
 
 
 def parse_names(text: str, what: str) -> tuple[str, ...]:
@@ -205,24 +202,6 @@ class BenchObserver(Observer):
 
     def on_bench_end(self, bench: Bench, rows: list[dict[str, Any]]) -> None:
         """Every trial is finished; ``rows`` is results.jsonl."""
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    """Start a trial's peak-memory count afresh (CUDA allocator peak; CPU peak RSS on Linux)."""
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-        return
-    try:  # hand freed heap back to the OS, so one trial's garbage is not the next one's peak
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets the peak resident set size (VmHWM, ru_maxrss) of this process
-    except OSError:
-        pass
 
 
 def _shared(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -375,7 +354,8 @@ class Bench:
             if trial.key in done:
                 for obs in bench_obs:
                     obs.on_trial_end(self, trial, done[trial.key], True)
-        tasks = [StudyTask(t.name, str(self.out), TrialWork(self.spec, str(self.out), t.index)) for t in pending]
+        out = str(self.out.resolve())  # a worker on another node starts in another folder
+        tasks = [StudyTask(t.name, out, TrialWork(self.spec, out, t.index)) for t in pending]
         by_name = {t.name: t for t in pending}
         try:
             self.failed = drive(

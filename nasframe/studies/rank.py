@@ -19,6 +19,7 @@ loss), ``tau.json`` (τ and p_τ per epoch, their mean) and ``rank.png`` (with m
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -310,7 +311,8 @@ def train_study(
                     obs.on_arch_start(index or 0, len(units), True)
             continue
         name = f"arch-{index}" if index is not None else "supernet"
-        tasks.append(StudyTask(name, str(study.out), ArchWork(study, index)))
+        here = dataclasses.replace(study, out=study.out.resolve())  # a worker on another node starts elsewhere
+        tasks.append(StudyTask(name, str(here.out), ArchWork(here, index)))
     units_of = {t.name: t.work.index for t in tasks}  # type: ignore[attr-defined]
     try:
         failed = drive(
