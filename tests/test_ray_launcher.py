@@ -76,6 +76,17 @@ def bench_args(out, cifar_dir, *extra):
     return launched_studies.bench_args(out, cifar_dir, "random,mdenas", *extra)
 
 
+def test_without_an_address_the_study_starts_its_own_ray_and_stops_it(cifar_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    out = tmp_path / "bench"
+    args = launched_studies.bench_args(out, cifar_dir, "random", "--launcher", "ray")
+    result = invoke(*[a if a != "0,1" else "0" for a in args])  # one trial
+    assert result.exit_code == 0, result.output
+    assert [r["seed"] for r in rows(out)] == [0] and rows(out)[0]["node"]
+    assert json.loads((out / "bench.json").read_text())["launches"][0]["address"] is None
+    assert not ray.is_initialized()  # the study's Ray is shut down with it
+
+
 def test_bench_on_two_ray_nodes_survives_a_killed_worker_node_with_the_local_rows(nodes, cifar_dir, tmp_path):
     local = tmp_path / "local"
     assert invoke(*bench_args(local, cifar_dir, "--launcher", "local")).exit_code == 0
