@@ -130,6 +130,7 @@ def test_a_failed_trial_does_not_stop_the_others_and_a_rerun_retries_only_it(tmp
     first = _rows(out)[0]
     result = bench(out, cifar_dir, "--launcher", "slurm", "--set", "launcher.cluster=local", seeds="1,0")
     assert result.exit_code == 0, result.output  # the rerun, on another launcher, runs only the failed trial
+    assert "Launched by: local, then slurm (" in " ".join(result.output.split())
     rows = _rows(out)
     assert [r["seed"] for r in rows] == [1, 0] and rows[1] == first  # the finished trial was not run again
     launches = json.loads((out / "bench.json").read_text())["launches"]
@@ -195,3 +196,15 @@ def test_the_local_launcher_runs_in_this_process_and_sees_every_folder(tmp_path)
     assert local.in_process and local.shares(tmp_path)
     pool = launching.make_launcher("local", {"launcher.devices": "cpu, cpu"}, tmp_path)
     assert not pool.in_process and pool.settings["devices"] == "cpu,cpu"
+
+
+def test_the_report_names_each_launch_once_per_run_of_identical_ones():
+    from nasframe.studies.report import launch_texts
+
+    launches = [
+        {"name": "local", "devices": "", "at": "2026-12-06T07:00:00"},
+        {"name": "local", "devices": "", "at": "2026-12-06T08:00:00"},
+        {"name": "ray", "address": None, "cpus_per_trial": 1.0, "at": "2026-12-06T09:00:00"},
+        {"name": "local", "devices": "cpu,cpu", "at": "2026-12-06T10:00:00"},
+    ]
+    assert launch_texts(launches) == ["local ×2", "ray (cpus_per_trial=1.0)", "local (devices=cpu,cpu)"]

@@ -105,7 +105,24 @@ def protocol_lines(record: Mapping[str, Any]) -> list[str]:
     device = protocol.get("device")
     hardware = f" ({protocol['hardware']}, {protocol.get('threads')} threads)" if protocol.get("hardware") else ""
     lines.append(f"Versions: {versions}; device {device}{hardware}.")
+    launches = launch_texts(record.get("launches") or [])
+    if launches:
+        lines.append(f"Launched by: {', then '.join(launches)} (each row names its node and device).")
     return lines
+
+
+def launch_texts(launches: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each launch of a study as ``name (key=value, ...)``, a run of identical launches once with its count."""
+    texts: list[str] = []
+    for launch in launches:
+        settings = ", ".join(f"{k}={v}" for k, v in launch.items() if k not in ("name", "at") and v not in (None, ""))
+        text = f"{launch.get('name')}" + (f" ({settings})" if settings else "")
+        if texts and texts[-1].split(" ×")[0] == text:
+            count = int(texts[-1].split(" ×")[1]) + 1 if " ×" in texts[-1] else 2
+            texts[-1] = f"{text} ×{count}"
+        else:
+            texts.append(text)
+    return texts
 
 
 def bench_caption(record: Mapping[str, Any], primary: str) -> list[str]:
