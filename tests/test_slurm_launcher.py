@@ -3,6 +3,8 @@ requeues and resumes to the uninterrupted row), and the sbatch file a Slurm clus
 
 import json
 import os
+import signal
+import time
 
 import launched_studies
 import pytest
@@ -25,10 +27,17 @@ def bench_args(out, cifar_dir, *extra):
     return launched_studies.bench_args(out, cifar_dir, "random", *extra)
 
 
-def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeues_and_resumes(cifar_dir, tmp_path):
-    local = tmp_path / "local"
+@pytest.fixture(scope="module")
+def local_rows(tmp_path_factory, cifar_dir):
+    """The bench run one trial after another in this process: the rows every launcher must give."""
+    local = tmp_path_factory.mktemp("local") / "bench"
     result = CliRunner().invoke(cli, [str(a) for a in bench_args(local, cifar_dir)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    return rows(local)
+
+
+def paused_bench(tmp_path, cifar_dir):
+    """The bench as local-executor jobs, its driver in its own process, with the first trial paused after epoch 1."""
     pause = tmp_path / "pause"
     pause.mkdir()
     plugins = install_pauser(tmp_path / "plugins")
@@ -42,12 +51,18 @@ def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeue
         out, cifar_dir, "--launcher", "slurm", "--set", "launcher.cluster=local", "--set", "launcher.cpus_per_trial=1"
     )
     process = driver(args, env)
-    paused = wait_for_pause(pause, process)
+    return out, args, process, wait_for_pause(pause, process)
+
+
+def test_bench_as_submitit_jobs_gives_the_local_rows_and_a_preempted_job_requeues_and_resumes(
+    local_rows, cifar_dir, tmp_path
+):
+    out, _, process, paused = paused_bench(tmp_path, cifar_dir)
     placement = json.loads((out / "placement" / f"{paused.name}.json").read_text())
     os.kill(placement["pid"], LocalJobEnvironment._usr_sig())  # what Slurm sends a job it preempts
     finish(process)
     finished = rows(out)
-    assert [science(r) for r in finished] == [science(r) for r in rows(local)]
+    assert [science(r) for r in finished] == [science(r) for r in local_rows]
     requeued = json.loads((out / "placement" / f"{paused.name}.json").read_text())
     assert requeued["attempt"] == 2 and requeued["pid"] != placement["pid"]
     events = [json.loads(line) for line in (paused / "events.jsonl").read_text().splitlines()]
@@ -98,3 +113,25 @@ def test_defaults_request_no_gpu_and_no_memory_or_partition(tmp_path):
     script = make_launcher("slurm", {}, tmp_path / "study").sbatch_script()
     assert "gpus" not in script and "--partition" not in script and "--mem" not in script
     assert "#SBATCH --time=240" in script.splitlines() and "#SBATCH --cpus-per-task=4" in script.splitlines()
+
+
+def test_an_interrupted_driver_cancels_its_jobs_and_the_rerun_gives_the_local_rows(local_rows, cifar_dir, tmp_path):
+    out, args, process, paused = paused_bench(tmp_path, cifar_dir)
+    job = json.loads((out / "placement" / f"{paused.name}.json").read_text())["pid"]
+    process.send_signal(signal.SIGINT)  # Ctrl-C on the study
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 1 and "interrupted in trial" in output and "Traceback" not in output, output
+    deadline = time.monotonic() + 30
+    while _alive(job) and time.monotonic() < deadline:  # scancel's local twin: the job process is stopped
+        time.sleep(0.2)
+    assert not _alive(job)
+    finish(driver(args))  # the rerun, without the pauser: it resumes the interrupted trial
+    assert [science(r) for r in rows(out)] == [science(r) for r in local_rows]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split()[2] == "Z"  # a zombie has stopped

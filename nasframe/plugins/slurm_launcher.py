@@ -11,11 +11,13 @@ local executor: a way to try a study's Slurm set-up without a cluster. Job scrip
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import nasframe
 
@@ -141,8 +143,9 @@ class SlurmLauncher(nasframe.Launcher):
     def submit(self, tasks: Sequence[nasframe.Task], observers: Sequence[Any] = ()) -> None:
         from submitit.core.utils import FailedJobError, FailedSubmissionError
 
+        quiet = own_output(self.folder / JOBS_DIR / "controllers.log") if self.settings["cluster"] == "local" else None
         try:
-            with self.executor.batch():  # one job array (where the executor supports it)
+            with quiet or contextlib.nullcontext(), self.executor.batch():  # one job array where the executor has them
                 jobs = [
                     (self.executor.submit(Requeueable(task, int(self.settings["cpus_per_trial"]))), task)
                     for task in tasks
@@ -189,6 +192,26 @@ class SlurmLauncher(nasframe.Launcher):
         node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
         job = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID")
         return f"{node}/job {job}" if job else node
+
+
+@contextlib.contextmanager
+def own_output(path: Any) -> Iterator[None]:
+    """Processes started inside write their stdout and stderr to ``path``, not to the study's terminal: submitit's
+    local controllers inherit them, and a cancelled one prints its own traceback (a Slurm job writes to its log)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 class Requeueable:

@@ -250,7 +250,7 @@ def drive(
                 _tell(watchers, outcome.name, "failed", outcome.node, f"{outcome.error}{log}")
     except BaseException as exc:
         launcher.close(cancel=True)
-        if isinstance(exc, Interrupted):  # name what was running, for the caller's "continue with" line
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):  # name what was running, for the "continue" line
             started = [name for name in sorted(pending) if int(placement(out, name).get("attempt", 0)) > 0]
             raise TasksInterrupted(str(exc), started) from None
         raise
