@@ -30,7 +30,6 @@ resident set size on CPU (Linux ``/proc/self/clear_refs``), which includes Pytho
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -46,7 +45,7 @@ from nasframe.storage import readers
 from nasframe.storage.atomic import write_json_atomic, write_jsonl_atomic
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies.comparison import DECISION_MEANS
-from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, make_launcher
+from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, make_launcher, note_launch
 from nasframe.studies.protocol import protocol_record, versions
 
 BENCH_FILE = "bench.json"
@@ -347,7 +346,7 @@ class Bench:
         launcher = launcher or make_launcher(None, {}, self.out, self.registry)
         done = {(r.get("strategy"), r.get("seed")): r for r in read_results(self.results_path)}
         pending = [t for t in self.trials if t.key not in done]
-        self.note_launch(launcher)
+        note_launch(self.bench_path, launcher)
         for obs in bench_obs:
             obs.on_bench_start(self, len(pending))
         for trial in self.trials:
@@ -371,12 +370,6 @@ class Bench:
                 f"trials and the last checkpoint of each unfinished one. Continue with the same command and --out {self.out}"
             ) from None
         return self._end(done, bench_obs)
-
-    def note_launch(self, launcher: Launcher) -> None:
-        """bench.json's protocol notes each launch: which launcher ran (or resumed) the bench, with its settings."""
-        record = read_bench(self.out)
-        record.setdefault("launches", []).append({**launcher.record(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        write_json_atomic(self.bench_path, record)
 
     def _record(
         self,

@@ -187,6 +187,14 @@ class StudyTask:
         write_atomic(self.log_path, write)
 
 
+def note_launch(record: Path, launcher: Launcher) -> None:
+    """The study's record (bench.json, study.json) notes each launch: which launcher ran or resumed the study, with
+    its settings and the time (the protocol of a study run by several launchers names them all)."""
+    saved = readers.read_object(record, "study record")
+    saved.setdefault("launches", []).append({**launcher.record(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    write_json_atomic(record, saved)
+
+
 def placement(out: Path, name: str) -> dict[str, Any]:
     """A task's placement record, or {} when it has not started (or the record is unreadable)."""
     path = out / PLACEMENT_DIR / f"{name}.json"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,7 +42,7 @@ from nasframe.storage.atomic import write_atomic, write_json_atomic, write_jsonl
 from nasframe.storage.lock import LOCK_FILE
 from nasframe.storage.run_directory import RunDir
 from nasframe.studies import RANK_EVALUATORS
-from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, failure_message, make_launcher
+from nasframe.studies.launching import StudyTask, TasksInterrupted, drive, failure_message, make_launcher, note_launch
 
 STUDY_FILE = "study.json"
 RANK_FILE = "rank.jsonl"
@@ -188,6 +187,10 @@ class Study:
     def supernet_dir(self) -> RunDir:
         return RunDir(self.out / "supernet")
 
+    def unit_dir(self, index: int | None) -> RunDir:
+        """Where a unit of the study trains: architecture ``index`` (``scratch``), or the supernet (``index`` None)."""
+        return self.supernet_dir if index is None else self.arch_dir(index)
+
 
 def open_study(
     out: Path,
@@ -251,11 +254,10 @@ class ArchWork:
         if self.index is None:
             config["archs"] = study.archs
             job: Job = SupernetRankJob(config, registry)
-            rundir = study.supernet_dir
         else:
             config["arch"] = study.archs[self.index]
             job = ValTrainJob(config, registry)
-            rundir = study.arch_dir(self.index)
+        rundir = study.unit_dir(self.index)
         Run(job, rundir, observers).execute(resume=rundir.holds_run())
         return {"records": arch_records(study, self.index)}
 
@@ -298,51 +300,39 @@ def train_study(
     registry = registry or get_registry()
     observers = list(observers)
     launcher = launcher or make_launcher(None, {}, study.out, registry)
-    note_launch(study, launcher)
+    note_launch(study.out / STUDY_FILE, launcher)
     units: list[int | None] = list(range(len(study.archs))) if study.evaluator == "scratch" else [None]
     records: dict[int | None, list[dict[str, Any]]] = {}
+    here = dataclasses.replace(study, out=study.out.resolve())  # a worker on another node starts elsewhere
+    unit_of: dict[str, int | None] = {}
     tasks = []
     for index in units:
-        rundir = study.arch_dir(index) if index is not None else study.supernet_dir
-        if rundir.is_finished():
+        if study.unit_dir(index).is_finished():
             records[index] = arch_records(study, index)
             for obs in observers:
                 if isinstance(obs, StudyObserver):
                     obs.on_arch_start(index or 0, len(units), True)
             continue
         name = f"arch-{index}" if index is not None else "supernet"
-        here = dataclasses.replace(study, out=study.out.resolve())  # a worker on another node starts elsewhere
+        unit_of[name] = index
         tasks.append(StudyTask(name, str(here.out), ArchWork(here, index)))
-    units_of = {t.name: t.work.index for t in tasks}  # type: ignore[attr-defined]
     try:
         failed = drive(
             launcher,
             tasks,
             study.out,
             observers,
-            lambda task, row: records.__setitem__(units_of[task.name], row["records"]),
+            lambda task, row: records.__setitem__(unit_of[task.name], row["records"]),
         )
     except TasksInterrupted as exc:
-        dirs = [
-            str(study.arch_dir(units_of[n]).path if units_of[n] is not None else study.supernet_dir.path)
-            for n in exc.started
-        ]
-        kept = ", ".join(str(Path(d).relative_to(study.out)) for d in dirs) or "the unfinished ones"
+        kept = ", ".join(str(study.unit_dir(unit_of[n]).path.relative_to(study.out)) for n in exc.started)
         raise Interrupted(
-            f"interrupted; {study.out} keeps every finished architecture and the last checkpoint of {kept}. "
-            f"Continue with the same command and --out {study.out}"
+            f"interrupted; {study.out} keeps every finished architecture and the last checkpoint of "
+            f"{kept or 'the unfinished ones'}. Continue with the same command and --out {study.out}"
         ) from None
     if failed:
         raise NasframeError(failure_message(failed, len(tasks), "architectures", study.out))
     return [r for index in units for r in records[index]]
-
-
-def note_launch(study: Study, launcher: Launcher) -> None:
-    """study.json notes each launch: which launcher ran (or resumed) the study, with its settings."""
-    path = study.out / STUDY_FILE
-    saved = readers.read_object(path, "ranking study record")
-    saved.setdefault("launches", []).append({**launcher.record(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    write_json_atomic(path, saved)
 
 
 def _finite(value: float) -> float | None:
