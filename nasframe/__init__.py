@@ -55,6 +55,7 @@ _HOMES = {
         "SearchSpace",
         "StripDrawing",
         "Supernet",
+        "choice_indices",
     ),
     "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
     "nasframe.interfaces.text": ("first_line",),
@@ -107,6 +108,7 @@ __all__ = [
     "TensorBatches",
     "World",
     "__version__",
+    "choice_indices",
     "default_data_dir",
     "distribution_metrics",
     "first_line",
@@ -167,6 +169,7 @@ if TYPE_CHECKING:
         SearchSpace,
         StripDrawing,
         Supernet,
+        choice_indices,
     )
     from nasframe.interfaces.strategy import Strategy, mean_entropy
     from nasframe.interfaces.text import first_line

@@ -6,7 +6,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -281,3 +281,29 @@ class SearchSpace(Configurable, ABC):
                 raise ArchError(f"decision {d.name!r}: choice {i!r} is not in 0..{len(d.choices) - 1}")
             out[d.name] = i
         return out
+
+
+def choice_indices(arch: Any, names: Sequence[str], num_choices: int, space: str) -> list[int]:
+    """A supernet's discrete ``arch`` argument as one choice index per decision, in ``names``' order, checked.
+
+    Supernets whose decisions share one list of ``num_choices`` choices (cell spaces) take an arch as a
+    decision -> index mapping or as a 1-D integer tensor in decision order; a wrong shape, a missing decision
+    or an index out of range is an ``ArchError`` naming it, before any layer runs.
+    """
+    if isinstance(arch, torch.Tensor):
+        if arch.dim() != 1 or arch.numel() != len(names):
+            raise ArchError(f"an integer arch tensor must have shape [{len(names)}], got {list(arch.shape)}")
+        choice = [int(k) for k in arch.tolist()]
+    elif isinstance(arch, Mapping):
+        try:
+            choice = [arch[name] for name in names]
+        except KeyError as exc:
+            raise ArchError(f"decision {exc.args[0]!r} of space {space!r} has no choice") from None
+    else:
+        raise ArchError(
+            f"an arch of space {space!r} is a dict of choices or a tensor of weights, got {type(arch).__name__}"
+        )
+    for name, k in zip(names, choice):
+        if not 0 <= k < num_choices:
+            raise ArchError(f"decision {name!r}: choice {k!r} is not in 0..{num_choices - 1}")
+    return choice

@@ -18,12 +18,12 @@ On CPU the network runs in channels-last memory format (``cpu_channels_last``), 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from nasframe import ArchError, Supernet
+from nasframe import ArchError, Supernet, choice_indices
 from nasframe.layers import MixedEdge
 
 from .genotype import cell_edges, decision_names
@@ -137,23 +137,7 @@ class SearchNetwork(Supernet):
 
     # -- arch handling -------------------------------------------------------------------------
     def _choices(self, arch: Any) -> list[int]:
-        if isinstance(arch, torch.Tensor):
-            if arch.dim() != 1 or arch.numel() != len(self.decision_names):
-                raise ArchError(
-                    f"an integer arch tensor must have shape [{len(self.decision_names)}], got {list(arch.shape)}"
-                )
-            choice = [int(k) for k in arch.tolist()]
-        elif isinstance(arch, Mapping):
-            try:
-                choice = [arch[name] for name in self.decision_names]
-            except KeyError as exc:
-                raise ArchError(f"decision {exc.args[0]!r} of space 'darts' has no choice") from None
-        else:
-            raise ArchError(f"a darts arch is a dict of choices or a tensor of weights, got {type(arch).__name__}")
-        for name, k in zip(self.decision_names, choice):
-            if not 0 <= k < NUM_CHOICES:
-                raise ArchError(f"decision {name!r}: choice {k!r} is not in 0..{NUM_CHOICES - 1}")
-        return choice
+        return choice_indices(arch, self.decision_names, NUM_CHOICES, "darts")
 
     cpu_channels_last = True
     """Run in channels-last memory format on CPU, where its depthwise and 1x1 convs are much faster."""

@@ -26,12 +26,12 @@ On CPU the network runs in channels-last memory format (``cpu_channels_last``), 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from nasframe import ArchError, Supernet
+from nasframe import ArchError, Supernet, choice_indices
 from nasframe.layers import MixedEdge
 
 from .cell import DECISIONS, EDGES, NODES, NONE, OPS
@@ -130,21 +130,7 @@ class SearchNetwork(Supernet):
         self.head = head(C_prev, num_classes)
 
     def _choices(self, arch: Any) -> list[int]:
-        if isinstance(arch, torch.Tensor):
-            if arch.dim() != 1 or arch.numel() != len(DECISIONS):
-                raise ArchError(f"an integer arch tensor must have shape [{len(DECISIONS)}], got {list(arch.shape)}")
-            choice = [int(k) for k in arch.tolist()]
-        elif isinstance(arch, Mapping):
-            try:
-                choice = [arch[name] for name in DECISIONS]
-            except KeyError as exc:
-                raise ArchError(f"decision {exc.args[0]!r} of space 'nb201' has no choice") from None
-        else:
-            raise ArchError(f"an nb201 arch is a dict of choices or a tensor of weights, got {type(arch).__name__}")
-        for name, k in zip(DECISIONS, choice):
-            if not 0 <= k < NUM_CHOICES:
-                raise ArchError(f"decision {name!r}: choice {k!r} is not in 0..{NUM_CHOICES - 1}")
-        return choice
+        return choice_indices(arch, DECISIONS, NUM_CHOICES, "nb201")
 
     cpu_channels_last = True
     """Run in channels-last memory format on CPU, where its convolutions are markedly faster (as the DARTS supernet)."""
