@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .cell import DECISIONS, EDGES, NODES, NONE, OPS
-from .ops import ResidualReduction, head, make_op, stage_plan, stem
+from .ops import head, make_op, stages, stem
 
 
 class Cell(nn.Module):
@@ -51,13 +51,8 @@ class ChildNetwork(nn.Module):
     def __init__(self, arch: Mapping[str, int], C: int, N: int, num_classes: int, in_channels: int = 3) -> None:
         super().__init__()
         self.stem = stem(in_channels, C)
-        layers: list[nn.Module] = []
-        C_prev = C
-        for C_curr, reduction in stage_plan(C, N):
-            layers.append(ResidualReduction(C_prev, C_curr) if reduction else Cell(arch, C_curr))
-            C_prev = C_curr
-        self.cells = nn.ModuleList(layers)
-        self.head = head(C_prev, num_classes)
+        self.cells, C_last = stages(C, N, lambda channels: Cell(arch, channels))
+        self.head = head(C_last, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -10,6 +10,8 @@ subtracts any constant per channel, so the bias changes no output and is left ou
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -71,4 +73,15 @@ def stage_plan(C: int, N: int) -> list[tuple[int, bool]]:
     return [(C, False)] * N + [(2 * C, True)] + [(2 * C, False)] * N + [(4 * C, True)] + [(4 * C, False)] * N
 
 
-__all__ = ["ResidualReduction", "head", "make_op", "stage_plan", "stem"]
+def stages(C: int, N: int, cell: Callable[[int], nn.Module]) -> tuple[nn.ModuleList, int]:
+    """The body between stem and head, as ``stage_plan`` lays it out: ``cell(channels)`` for each cell, a
+    ``ResidualReduction`` between stages; returns the layers and the channels of the last one."""
+    layers: list[nn.Module] = []
+    C_prev = C
+    for C_curr, reduction in stage_plan(C, N):
+        layers.append(ResidualReduction(C_prev, C_curr) if reduction else cell(C_curr))
+        C_prev = C_curr
+    return nn.ModuleList(layers), C_prev
+
+
+__all__ = ["ResidualReduction", "head", "make_op", "stage_plan", "stages", "stem"]

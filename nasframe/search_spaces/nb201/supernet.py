@@ -35,7 +35,7 @@ from nasframe import ArchError, Supernet, choice_indices
 from nasframe.layers import MixedEdge
 
 from .cell import DECISIONS, EDGES, NODES, NONE, OPS
-from .ops import ResidualReduction, head, make_op, stage_plan, stem
+from .ops import ResidualReduction, head, make_op, stages, stem
 
 NUM_CHOICES = len(OPS)
 _INTO = [[e for e, (i, _) in enumerate(EDGES) if i == node] for node in range(NODES)]
@@ -121,13 +121,8 @@ class SearchNetwork(Supernet):
     ) -> None:
         super().__init__()
         self.stem = stem(in_channels, C)
-        layers: list[nn.Module] = []
-        C_prev = C
-        for C_curr, reduction in stage_plan(C, N):
-            layers.append(ResidualReduction(C_prev, C_curr) if reduction else SearchCell(C_curr, track_running_stats))
-            C_prev = C_curr
-        self.cells = nn.ModuleList(layers)
-        self.head = head(C_prev, num_classes)
+        self.cells, C_last = stages(C, N, lambda channels: SearchCell(channels, track_running_stats))
+        self.head = head(C_last, num_classes)
 
     def _choices(self, arch: Any) -> list[int]:
         return choice_indices(arch, DECISIONS, NUM_CHOICES, "nb201")
