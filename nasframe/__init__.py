@@ -60,6 +60,7 @@ _HOMES = {
     "nasframe.interfaces.strategy": ("Strategy", "mean_entropy"),
     "nasframe.interfaces.text": ("first_line",),
     "nasframe.interfaces.world": ("World",),
+    "nasframe.engine.device": ("resolve_device",),
     "nasframe.storage.loading": ("load_model", "load_run"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -122,6 +123,7 @@ __all__ = [
     "mean_entropy",
     "normalisation",
     "ranked_choices",
+    "resolve_device",
     "split_sizes",
 ]
 
@@ -135,6 +137,7 @@ if TYPE_CHECKING:
         split_sizes,
     )
     from nasframe.data.image_folders import image_folder_splits
+    from nasframe.engine.device import resolve_device
     from nasframe.interfaces.context import Batch, Batches, SearchContext, Splits
     from nasframe.interfaces.cost_model import CostModel, CostTable, CostTerm
     from nasframe.interfaces.dataset import Dataset

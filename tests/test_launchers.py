@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from nasframe.cli import _load_commands, cli
@@ -102,6 +103,12 @@ def test_slurm_without_sbatch_is_one_line(tmp_path, cifar_dir, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     out = tmp_path / "bench"
     one_line_error(bench(out, cifar_dir, "--launcher", "slurm"), "sbatch, which is not on PATH", out)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the check is for a machine without CUDA")
+def test_a_device_pool_naming_a_missing_gpu_is_one_line_before_any_process_starts(tmp_path, cifar_dir):
+    out = tmp_path / "bench"
+    one_line_error(bench(out, cifar_dir, "--devices", "cuda:0,cuda:1"), "no CUDA GPU is available", out)
 
 
 _FAILER = """

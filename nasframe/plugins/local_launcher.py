@@ -16,15 +16,20 @@ from typing import Any, Mapping, Sequence
 
 import nasframe
 
-DEVICE_FORMS = ("auto", "cpu", "mps", "cuda")
-
 
 def _devices(value: str) -> str:
-    """``launcher.devices``: a comma-separated list of device names (empty: none, the tasks run in this process)."""
-    for name in (d.strip() for d in value.split(",")):
-        if name and not (name in DEVICE_FORMS or (name.startswith("cuda:") and name[5:].isdigit())):
-            raise ValueError(name)
-    return ",".join(d.strip() for d in value.split(",") if d.strip())
+    """``launcher.devices``: comma-separated device names as torch reads them, or ``auto`` (empty: none, the tasks
+    run in this process). Whether each one is there is checked when the launcher opens."""
+    import torch  # here, not at import: `nasframe --help` and `nasframe config` start without torch
+
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    for name in names:
+        if name != "auto":
+            try:
+                torch.device(name)
+            except RuntimeError:
+                raise ValueError(name) from None
+    return ",".join(names)
 
 
 class LocalLauncher(nasframe.Launcher):
@@ -49,6 +54,10 @@ class LocalLauncher(nasframe.Launcher):
         self.observers: Sequence[Any] = ()
         self.pool: ProcessPoolExecutor | None = None
         self.futures: dict[Future, nasframe.Task] = {}
+
+    def open(self) -> None:
+        for device in self.devices:  # a device that is not there fails before any process starts
+            nasframe.resolve_device(device)
 
     def shares(self, folder: Any) -> bool:
         return True  # every process is on this machine
