@@ -138,10 +138,6 @@ class StudyTask:
     where: Callable[[], str] | None = field(default=None, repr=False)
 
     @property
-    def placement_path(self) -> Path:
-        return Path(self.out) / PLACEMENT_DIR / f"{self.name}.json"
-
-    @property
     def log_path(self) -> Path:
         return Path(self.out) / LOGS_DIR / f"{self.name}.log"
 
@@ -149,7 +145,7 @@ class StudyTask:
         node = self.where() if self.where is not None else ""
         previous = placement(Path(self.out), self.name)
         write_json_atomic(
-            self.placement_path,
+            placement_path(Path(self.out), self.name),
             {
                 "task": self.name,
                 "launcher": self.launcher,
@@ -195,9 +191,14 @@ def note_launch(record: Path, launcher: Launcher) -> None:
     write_json_atomic(record, saved)
 
 
+def placement_path(out: Path, name: str) -> Path:
+    """Where task ``name`` of the study in ``out`` notes where it runs (written by the task, read by the driver)."""
+    return out / PLACEMENT_DIR / f"{name}.json"
+
+
 def placement(out: Path, name: str) -> dict[str, Any]:
     """A task's placement record, or {} when it has not started (or the record is unreadable)."""
-    path = out / PLACEMENT_DIR / f"{name}.json"
+    path = placement_path(out, name)
     if not path.exists():
         return {}
     try:
